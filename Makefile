@@ -1,0 +1,26 @@
+# The two commands of the README: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test install
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# The console on http://127.0.0.1:8000 with the embedded IAM backend and a worker.
+run: $(STAMP)
+	$(BIN)/python -m iamconsole.run
+
+# The whole suite. scripts/test-env installs Chromium if missing, finds or starts Redis
+# (and PostgreSQL when one answers) and prints the variables the tests read.
+test: $(STAMP)
+	@env_lines="$$(scripts/test-env)" || exit 1; eval "$$env_lines"; \
+	  echo "Tests use REDIS_URL=$$REDIS_URL DATABASE_URL=$${DATABASE_URL:-sqlite (in memory)}"; \
+	  $(BIN)/pytest $(PYTEST_ARGS)

@@ -1,0 +1,63 @@
+"""The console in a real browser: sign in, see and search the users list, sign out."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from .conftest import sign_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_it_redirects_an_anonymous_visitor_to_sign_in(page: Page, console: str, screenshot) -> None:
+    page.goto(f"{console}/users/")
+    expect(page).to_have_url(f"{console}/login/?next=/users/")
+    expect(page.get_by_role("heading", name="Sign in to IAM Console")).to_be_visible()
+    screenshot("login")
+
+
+def test_it_shows_an_empty_users_list_after_sign_in(page: Page, console: str, live_operator, screenshot) -> None:
+    sign_in(page, console)
+    expect(page.get_by_role("heading", name="IAM users (0)")).to_be_visible()
+    expect(page.get_by_text("No users to display.")).to_be_visible()
+    expect(page.get_by_test_id("account")).to_contain_text("123456789012")
+    screenshot("empty-users")
+
+
+def test_it_lists_and_searches_users_created_in_iam(
+    page: Page, console: str, live_operator, server_gateway, screenshot
+) -> None:
+    server_gateway.create_user("arthur")
+    server_gateway.create_user("ford+prefect@example.com")
+    server_gateway.create_group("Developers")
+    server_gateway.add_user_to_group("Developers", "arthur")
+    key = server_gateway.create_access_key("ford+prefect@example.com")
+
+    sign_in(page, console)
+    table = page.get_by_test_id("users-table")
+    expect(page.get_by_role("heading", name="IAM users (2)")).to_be_visible()
+    expect(table.get_by_role("row", name="arthur")).to_contain_text("Developers")
+    expect(table.get_by_role("row", name="ford+prefect@example.com")).to_contain_text(f"{key.access_key_id} (Active)")
+    screenshot("users")
+
+    page.get_by_placeholder("Search by user name or access key ID").fill("ART")
+    page.get_by_role("button", name="Search").click()
+    expect(table.get_by_role("link")).to_have_text(["arthur"])
+
+    page.get_by_placeholder("Search by user name or access key ID").fill(key.access_key_id)
+    page.get_by_role("button", name="Search").click()
+    expect(table.get_by_role("link")).to_have_text(["ford+prefect@example.com"])
+    screenshot("search-by-key")
+
+    table.get_by_role("link", name="ford+prefect@example.com").click()
+    expect(page.get_by_test_id("arn")).to_have_text("arn:aws:iam::123456789012:user/ford+prefect@example.com")
+    screenshot("user-summary")
+
+
+def test_it_signs_out_and_then_requires_sign_in_again(page: Page, console: str, live_operator) -> None:
+    sign_in(page, console)
+    expect(page.get_by_role("heading", name="IAM users (0)")).to_be_visible()
+    page.get_by_role("button", name="Sign out").click()
+    page.goto(f"{console}/account/")
+    expect(page).to_have_url(f"{console}/login/?next=/account/")

@@ -1,0 +1,857 @@
+"""The IAM gateway: the only module that talks to IAM (and STS), through boto3.
+
+Views, forms and tasks call `IamGateway`. Its methods take and return plain Python values
+(frozen dataclasses, lists, dicts of str), raise `IamError` subclasses instead of botocore
+exceptions, and audit every mutating call, successful or not (RELIABILITY.md §0.10).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Literal
+
+import boto3
+from botocore import xform_name
+from botocore.client import BaseClient
+from botocore.config import Config
+from botocore.exceptions import (
+    ClientError,
+    ConnectionError as BotocoreConnectionError,
+    HTTPClientError,
+    NoCredentialsError,
+    ParamValidationError,
+    PartialCredentialsError,
+)
+from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
+
+from . import audit
+from .models import AuditEvent
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+log = logging.getLogger(__name__)
+
+# The calls that change IAM: each writes one audit row, whatever its outcome.
+MUTATING = frozenset(
+    """
+    CreateUser DeleteUser TagUser UntagUser PutUserPermissionsBoundary DeleteUserPermissionsBoundary
+    CreateLoginProfile UpdateLoginProfile DeleteLoginProfile
+    CreateAccessKey UpdateAccessKey DeleteAccessKey
+    AttachUserPolicy DetachUserPolicy PutUserPolicy DeleteUserPolicy
+    CreateGroup AddUserToGroup RemoveUserFromGroup AttachGroupPolicy
+    UpdateAccountPasswordPolicy DeleteAccountPasswordPolicy CreateAccountAlias
+    """.split()
+)
+SECRET_PARAMETERS = frozenset({"Password", "NewPassword", "OldPassword"})
+PAGE_SIZE = 1000  # IAM's maximum MaxItems: a page per 1,000 users, not per 100
+# What an audit row names as the target, in order of preference (else "account").
+TARGET_PARAMETERS = ("UserName", "GroupName", "AccountAlias")
+
+
+# --- Errors ------------------------------------------------------------------------------
+
+
+class IamError(Exception):
+    """An IAM call failed. `str()` is IAM's message, with any secret we sent masked."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        request_id: str = "",
+        operation: str = "",
+        http_status: int | None = None,
+    ) -> None:
+        super().__init__(message or code)
+        self.code = code
+        self.message = message or code
+        self.request_id = request_id
+        self.operation = operation
+        self.http_status = http_status
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class EntityAlreadyExists(IamError): ...
+class NoSuchEntity(IamError): ...
+class LimitExceeded(IamError): ...
+class PasswordPolicyViolation(IamError): ...
+class MalformedPolicyDocument(IamError): ...
+class AccessDenied(IamError): ...
+class Throttled(IamError): ...
+class InvalidInput(IamError): ...
+class DeleteConflict(IamError): ...
+class ConcurrentModification(IamError): ...
+class ServiceFailure(IamError): ...
+class PolicyNotAttachable(IamError): ...
+class UnmodifiableEntity(IamError): ...
+class InvalidPublicKey(IamError): ...
+
+
+class IamUnavailable(IamError):
+    """No answer from IAM. Codes: EndpointUnavailable (the request never got through),
+    NoResponse (it may have taken effect: reconcile before retrying a create), NoCredentials."""
+
+
+_ERROR_CLASSES: dict[str, type[IamError]] = {
+    "EntityAlreadyExists": EntityAlreadyExists,
+    "NoSuchEntity": NoSuchEntity,
+    "LimitExceeded": LimitExceeded,
+    "PasswordPolicyViolation": PasswordPolicyViolation,
+    "MalformedPolicyDocument": MalformedPolicyDocument,
+    "AccessDenied": AccessDenied,
+    "AccessDeniedException": AccessDenied,
+    "UnauthorizedOperation": AccessDenied,
+    "Throttling": Throttled,
+    "ThrottlingException": Throttled,
+    "RequestLimitExceeded": Throttled,
+    "InvalidInput": InvalidInput,
+    "ValidationError": InvalidInput,
+    "DeleteConflict": DeleteConflict,
+    "ConcurrentModification": ConcurrentModification,
+    "ServiceFailure": ServiceFailure,
+    "ServiceUnavailable": ServiceFailure,
+    "InternalFailure": ServiceFailure,
+    "PolicyNotAttachable": PolicyNotAttachable,
+    "UnmodifiableEntity": UnmodifiableEntity,
+    "InvalidPublicKey": InvalidPublicKey,
+    "UnrecognizedPublicKeyEncoding": InvalidPublicKey,
+    "DuplicateSSHPublicKey": InvalidPublicKey,
+}
+
+
+def _mask(text: str, secrets: Iterable[str]) -> str:
+    # Real IAM can echo a rejected value in a ValidationError message.
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
+
+
+def _translate(exc: Exception, operation: str, client: BaseClient, secrets: list[str]) -> IamError:
+    if isinstance(exc, ClientError):
+        error, meta = exc.response.get("Error", {}), exc.response.get("ResponseMetadata", {})
+        code, status = error.get("Code", "Unknown"), meta.get("HTTPStatusCode")
+        error_class = _ERROR_CLASSES.get(code) or (ServiceFailure if status and status >= 500 else IamError)
+        return error_class(
+            code,
+            _mask(error.get("Message", ""), secrets),
+            request_id=meta.get("RequestId", ""),
+            operation=operation,
+            http_status=status,
+        )
+    if isinstance(exc, ParamValidationError):
+        return InvalidInput("ParamValidation", _mask(exc.kwargs["report"], secrets), operation=operation)
+    if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
+        message = "No usable AWS credentials were found for IAM."
+        return IamUnavailable("NoCredentials", message, operation=operation)
+    endpoint, kind = client.meta.endpoint_url, type(exc).__name__
+    if isinstance(exc, HTTPClientError):  # sent, but the answer was lost or late
+        message = f"The IAM endpoint {endpoint} did not answer ({kind}); the call may have taken effect."
+        return IamUnavailable("NoResponse", message, operation=operation)
+    message = f"The IAM endpoint {endpoint} cannot be reached ({kind})."
+    return IamUnavailable("EndpointUnavailable", message, operation=operation)
+
+
+_TRANSLATED = (
+    ClientError,
+    ParamValidationError,
+    NoCredentialsError,
+    PartialCredentialsError,
+    BotocoreConnectionError,  # not sent: EndpointConnectionError, ConnectTimeoutError, ...
+    HTTPClientError,  # sent, no answer: ReadTimeoutError, ConnectionClosedError
+)
+
+
+@contextmanager
+def _translated(operation: str, client: BaseClient, params: Mapping[str, Any]) -> Iterator[None]:
+    """Turn whatever botocore raises inside the block into an `IamError`."""
+    try:
+        yield
+    except _TRANSLATED as exc:
+        secrets = [str(params[name]) for name in SECRET_PARAMETERS & params.keys() if params[name]]
+        error = _translate(exc, operation, client, secrets)
+        if isinstance(error, InvalidInput):
+            log.warning("validator gap: IAM rejected %s with %s: %s", operation, error.code, error.message)
+        # `from None`: the botocore frames below hold the raw parameters (passwords), and
+        # Django's error reports show chained exceptions' frames.
+        raise error from None
+
+
+# --- Call counter --------------------------------------------------------------------------
+
+
+class CallCounter:
+    """IAM/STS API operations (`by_operation`) and HTTP attempts, retries included
+    (`attempts_by_operation`), made by the gateway's clients in every thread of this process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._calls: Counter[str] = Counter()
+        self._attempts: Counter[str] = Counter()
+
+    def snapshot(self) -> tuple[Counter[str], Counter[str]]:
+        with self._lock:
+            return Counter(self._calls), Counter(self._attempts)
+
+    @property
+    def by_operation(self) -> Counter[str]:
+        return self.snapshot()[0]
+
+    @property
+    def attempts_by_operation(self) -> Counter[str]:
+        return self.snapshot()[1]
+
+    @property
+    def total(self) -> int:
+        return self.by_operation.total()
+
+    @property
+    def attempts(self) -> int:
+        return self.attempts_by_operation.total()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._calls.clear()
+            self._attempts.clear()
+
+    @contextmanager
+    def measure(self) -> Iterator[Measurement]:
+        """Count the calls made inside the block (by any thread)."""
+        measurement = Measurement(self)
+        try:
+            yield measurement
+        finally:
+            measurement.stop()
+
+    def _count_call(self, event_name: str, **kwargs: Any) -> None:
+        with self._lock:
+            self._calls[event_name.rpartition(".")[2]] += 1
+
+    def _count_attempt(self, event_name: str, **kwargs: Any) -> None:
+        with self._lock:
+            self._attempts[event_name.rpartition(".")[2]] += 1
+
+    def instrument(self, client: BaseClient) -> None:
+        """Count `client`'s calls; registering twice is a no-op (unique ids)."""
+        service = client.meta.service_model.service_id.hyphenize()
+        events = client.meta.events
+        events.register(f"before-call.{service}", self._count_call, unique_id="iamconsole-calls")
+        # request-created fires once per attempt, even when a before-send handler (moto,
+        # a fault injection) answers instead of the network.
+        events.register(
+            f"request-created.{service}", self._count_attempt, unique_id="iamconsole-attempts"
+        )
+
+
+class Measurement:
+    """What a `CallCounter` counted between the start of a `measure()` block and its end."""
+
+    def __init__(self, counter: CallCounter) -> None:
+        self._counter = counter
+        self._start = counter.snapshot()
+        self._end: tuple[Counter[str], Counter[str]] | None = None
+
+    def stop(self) -> None:
+        self._end = self._counter.snapshot()
+
+    def _delta(self, index: int) -> Counter[str]:
+        end = self._end or self._counter.snapshot()
+        return end[index] - self._start[index]
+
+    @property
+    def by_operation(self) -> Counter[str]:
+        return self._delta(0)
+
+    @property
+    def attempts_by_operation(self) -> Counter[str]:
+        return self._delta(1)
+
+    @property
+    def total(self) -> int:
+        return self.by_operation.total()
+
+    @property
+    def attempts(self) -> int:
+        return self.attempts_by_operation.total()
+
+
+CALLS = CallCounter()
+
+
+# --- Results -------------------------------------------------------------------------------
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(timezone.utc)
+
+
+def _tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
+    return [{"Key": key, "Value": value} for key, value in tags.items()]
+
+
+@dataclass(frozen=True, slots=True)
+class IamUser:
+    name: str
+    user_id: str
+    arn: str
+    path: str
+    created: datetime
+    permissions_boundary_arn: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def from_api(cls, user: Mapping[str, Any]) -> IamUser:
+        return cls(
+            name=user["UserName"],
+            user_id=user["UserId"],
+            arn=user["Arn"],
+            path=user["Path"],
+            created=_utc(user["CreateDate"]),
+            permissions_boundary_arn=user.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn"),
+            tags=tuple((tag["Key"], tag["Value"]) for tag in user.get("Tags", ())),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class UserSummary:
+    """One row of the users list."""
+
+    name: str
+    user_id: str
+    arn: str
+    path: str
+    created: datetime
+    groups: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AccessKey:
+    access_key_id: str
+    status: str
+    created: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewAccessKey:
+    user_name: str
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+    status: str
+    created: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LoginProfile:
+    user_name: str
+    created: datetime
+    password_reset_required: bool
+
+    @classmethod
+    def from_api(cls, profile: Mapping[str, Any]) -> LoginProfile:
+        reset_required = profile.get("PasswordResetRequired", False)
+        return cls(profile["UserName"], _utc(profile["CreateDate"]), reset_required)
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    name: str
+    group_id: str
+    arn: str
+    path: str
+    created: datetime
+
+    @classmethod
+    def from_api(cls, group: Mapping[str, Any]) -> Group:
+        return cls(
+            group["GroupName"], group["GroupId"], group["Arn"], group["Path"], _utc(group["CreateDate"])
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    name: str
+    arn: str
+    path: str
+    attachment_count: int
+    boundary_usage_count: int
+    description: str
+    default_version_id: str
+
+    @property
+    def is_aws_managed(self) -> bool:
+        return ":iam::aws:policy/" in self.arn
+
+    @property
+    def policy_type(self) -> str:
+        """The console's "Type" column."""
+        if not self.is_aws_managed:
+            return "Customer managed"
+        return "AWS managed - job function" if self.path == "/job-function/" else "AWS managed"
+
+
+@dataclass(frozen=True, slots=True)
+class AttachedPolicy:
+    name: str
+    arn: str
+
+
+@dataclass(frozen=True, slots=True)
+class InlinePolicy:
+    name: str
+    document: str | dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordPolicy:
+    minimum_length: int = 8
+    require_symbols: bool = False
+    require_numbers: bool = False
+    require_uppercase: bool = False
+    require_lowercase: bool = False
+    allow_users_to_change_password: bool = False
+    max_password_age: int | None = None
+    password_reuse_prevention: int | None = None
+    hard_expiry: bool = False
+    is_default: bool = False
+    # IAM's default (no policy set) has no per-type flags but wants 3 of the 4 character types.
+    requires_three_of_four: bool = False
+
+    @classmethod
+    def iam_default(cls) -> PasswordPolicy:
+        """What IAM enforces when the account has no password policy."""
+        return cls(is_default=True, requires_three_of_four=True)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountInfo:
+    account_id: str
+    alias: str | None
+
+    @property
+    def sign_in_url(self) -> str:
+        return f"https://{self.alias or self.account_id}.signin.aws.amazon.com/console"
+
+
+# --- Clients -------------------------------------------------------------------------------
+
+_Clients = tuple[BaseClient, BaseClient, BaseClient]
+_CLIENTS: dict[tuple[Any, ...], _Clients] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+def _build_clients(
+    endpoint: str | None, region: str, max_attempts: int, connect_timeout: int, read_timeout: int
+) -> _Clients:
+    session = boto3.session.Session(region_name=region)  # not thread-safe: one per build
+    if endpoint and session.get_credentials() is None:
+        # moto and LocalStack accept any credentials.
+        session = boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region
+        )
+
+    def client(service: str, attempts: int) -> BaseClient:
+        # `total_max_attempts` counts the first attempt; in a Config, `max_attempts` counts
+        # retries only (max_attempts=1 would still send CreateAccessKey twice).
+        retries = {"mode": "standard", "total_max_attempts": attempts}
+        config = Config(retries=retries, connect_timeout=connect_timeout, read_timeout=read_timeout)
+        return session.client(service, endpoint_url=endpoint, config=config)
+
+    # CreateAccessKey is not idempotent: the SDK must never resend it (RELIABILITY.md §2.2).
+    return client("iam", max_attempts), client("sts", max_attempts), client("iam", 1)
+
+
+# --- The gateway ---------------------------------------------------------------------------
+
+
+class IamGateway:
+    """IAM operations for the console. Every mutating call is audited under `operator`."""
+
+    def __init__(
+        self,
+        iam_client: BaseClient,
+        sts_client: BaseClient,
+        key_client: BaseClient,
+        *,
+        operator: AbstractBaseUser | None = None,
+    ) -> None:
+        self._iam, self._sts, self._key = iam_client, sts_client, key_client
+        self.operator = operator
+        for client in self.clients:
+            CALLS.instrument(client)
+
+    @classmethod
+    def from_settings(cls, *, operator: AbstractBaseUser | None = None) -> IamGateway:
+        """A gateway on the configured endpoint; the clients are built once per process."""
+        config = (
+            settings.IAM_ENDPOINT_URL,
+            settings.AWS_REGION,
+            settings.IAM_MAX_ATTEMPTS,
+            settings.IAM_CONNECT_TIMEOUT,
+            settings.IAM_READ_TIMEOUT,
+        )
+        with _CLIENTS_LOCK:
+            if config not in _CLIENTS:
+                _CLIENTS[config] = _build_clients(*config)
+            clients = _CLIENTS[config]
+        return cls(*clients, operator=operator)
+
+    @staticmethod
+    def forget_clients() -> None:
+        """Drop the shared clients, so the next `from_settings` builds new ones (tests)."""
+        with _CLIENTS_LOCK:
+            _CLIENTS.clear()
+
+    @property
+    def clients(self) -> tuple[BaseClient, ...]:
+        """The boto3 clients, for instrumentation (call counting, fault injection)."""
+        return (self._iam, self._sts, self._key)
+
+    # --- plumbing ---
+
+    @sensitive_variables("params", "response")
+    def _call(self, operation: str, *, client: BaseClient | None = None, **params: Any) -> dict[str, Any]:
+        """Make one API call, translating its errors and auditing it if it changes IAM."""
+        client = client or self._iam
+        try:
+            with _translated(operation, client, params):
+                response: dict[str, Any] = getattr(client, xform_name(operation))(**params)
+        except IamError as error:
+            self._audit(operation, params, error)
+            raise
+        self._audit(operation, params, response)
+        return response
+
+    def _items(self, operation: str, key: str, **params: Any) -> list[dict[str, Any]]:
+        """Every item under `key`, across all pages of a read-only list operation."""
+        paginator = self._iam.get_paginator(xform_name(operation))
+        with _translated(operation, self._iam, params):
+            pages = paginator.paginate(**params, PaginationConfig={"PageSize": PAGE_SIZE})
+            return [item for page in pages for item in page[key]]
+
+    def _audit(
+        self, operation: str, params: Mapping[str, Any], result: Mapping[str, Any] | IamError
+    ) -> None:
+        """One audit row for a mutating call: `result` is its response or its error."""
+        if operation not in MUTATING:
+            return
+        parameters = {name: "***" if name in SECRET_PARAMETERS else value for name, value in params.items()}
+        target = next((params[name] for name in TARGET_PARAMETERS if name in params), "account")
+        outcome: dict[str, Any]
+        if isinstance(result, IamError):
+            outcome = {
+                "outcome": AuditEvent.Outcome.FAILURE,
+                "error_code": result.code,
+                "error_message": result.message,
+                "request_id": result.request_id,
+            }
+        else:
+            outcome = {
+                "outcome": AuditEvent.Outcome.SUCCESS,
+                "request_id": result["ResponseMetadata"].get("RequestId", ""),
+            }
+            if operation == "CreateAccessKey":
+                parameters["AccessKeyId"] = result["AccessKey"]["AccessKeyId"]  # never the secret
+        audit.record(
+            operator=self.operator, action=operation, target=str(target), parameters=parameters, **outcome
+        )
+
+    # --- account ---
+
+    def account_info(self) -> AccountInfo:
+        """The account id and alias (2 calls: GetCallerIdentity, ListAccountAliases)."""
+        account_id = self._call("GetCallerIdentity", client=self._sts)["Account"]
+        aliases = self._items("ListAccountAliases", "AccountAliases")
+        return AccountInfo(account_id=account_id, alias=aliases[0] if aliases else None)
+
+    def create_account_alias(self, alias: str) -> None:
+        """Set the account alias (an account has at most one)."""
+        self._call("CreateAccountAlias", AccountAlias=alias)
+
+    def get_password_policy(self) -> PasswordPolicy:
+        """The account password policy, or IAM's default (`is_default`) when none is set."""
+        try:
+            policy = self._call("GetAccountPasswordPolicy")["PasswordPolicy"]
+        except NoSuchEntity:
+            return PasswordPolicy.iam_default()
+        return PasswordPolicy(
+            minimum_length=policy.get("MinimumPasswordLength", 8),
+            require_symbols=policy.get("RequireSymbols", False),
+            require_numbers=policy.get("RequireNumbers", False),
+            require_uppercase=policy.get("RequireUppercaseCharacters", False),
+            require_lowercase=policy.get("RequireLowercaseCharacters", False),
+            allow_users_to_change_password=policy.get("AllowUsersToChangePassword", False),
+            max_password_age=policy.get("MaxPasswordAge") or None,  # moto says 0 for "never"
+            password_reuse_prevention=policy.get("PasswordReusePrevention") or None,
+            hard_expiry=policy.get("HardExpiry", False),
+        )
+
+    def update_password_policy(self, policy: PasswordPolicy) -> None:
+        """Replace the whole account password policy (idempotent: fields left out reset)."""
+        params: dict[str, Any] = {
+            "MinimumPasswordLength": policy.minimum_length,
+            "RequireSymbols": policy.require_symbols,
+            "RequireNumbers": policy.require_numbers,
+            "RequireUppercaseCharacters": policy.require_uppercase,
+            "RequireLowercaseCharacters": policy.require_lowercase,
+            "AllowUsersToChangePassword": policy.allow_users_to_change_password,
+            "HardExpiry": policy.hard_expiry,
+        }
+        if policy.max_password_age:
+            params["MaxPasswordAge"] = policy.max_password_age
+        if policy.password_reuse_prevention:
+            params["PasswordReusePrevention"] = policy.password_reuse_prevention
+        self._call("UpdateAccountPasswordPolicy", **params)
+
+    def delete_password_policy(self) -> None:
+        """Go back to IAM's default policy. Idempotent: no policy set counts as done."""
+        try:
+            self._call("DeleteAccountPasswordPolicy")
+        except NoSuchEntity:
+            pass
+
+    # --- users ---
+
+    def list_users(self) -> list[IamUser]:
+        """All users (ListUsers carries no tags or boundary)."""
+        return [IamUser.from_api(user) for user in self._items("ListUsers", "Users")]
+
+    def user_index(self) -> list[UserSummary]:
+        """All users with their groups, sorted by name, from one paginated
+        GetAccountAuthorizationDetails (one call per 1,000 users, not one per user)."""
+        users = self._items("GetAccountAuthorizationDetails", "UserDetailList", Filter=["User"])
+        summaries = [
+            UserSummary(
+                name=user["UserName"],
+                user_id=user["UserId"],
+                arn=user["Arn"],
+                path=user["Path"],
+                created=_utc(user["CreateDate"]),
+                groups=tuple(sorted(user.get("GroupList", ()), key=str.casefold)),
+            )
+            for user in users
+        ]
+        return sorted(summaries, key=lambda summary: summary.name.casefold())
+
+    def get_user(self, name: str) -> IamUser:
+        """One user, with its permissions boundary and tags."""
+        return IamUser.from_api(self._call("GetUser", UserName=name)["User"])
+
+    def user_exists(self, name: str) -> bool:
+        """Whether IAM knows the user (read-only, cheap: one GetUser)."""
+        try:
+            self._call("GetUser", UserName=name)
+        except NoSuchEntity:
+            return False
+        return True
+
+    def create_user(
+        self,
+        name: str,
+        *,
+        path: str = "/",
+        tags: Mapping[str, str] = {},
+        permissions_boundary: str | None = None,
+    ) -> IamUser:
+        """Create a user. Not idempotent: a retry raises EntityAlreadyExists. The tags are
+        atomic with the user, so a job-marker tag proves who created it (RELIABILITY.md §2.2)."""
+        params: dict[str, Any] = {"UserName": name, "Path": path}
+        if tags:
+            params["Tags"] = _tag_list(tags)
+        if permissions_boundary:
+            params["PermissionsBoundary"] = permissions_boundary
+        return IamUser.from_api(self._call("CreateUser", **params)["User"])
+
+    def delete_user(self, name: str) -> None:
+        """Delete a user that has nothing left attached (else DeleteConflict).
+        A retry after success raises NoSuchEntity."""
+        self._call("DeleteUser", UserName=name)
+
+    def find_user_by_access_key(self, access_key_id: str) -> str | None:
+        """The name of the user owning the key, or None if IAM does not show it to us."""
+        try:
+            return self._call("GetAccessKeyLastUsed", AccessKeyId=access_key_id).get("UserName")
+        except (NoSuchEntity, AccessDenied):
+            return None
+
+    # --- credentials ---
+
+    def get_login_profile(self, name: str) -> LoginProfile | None:
+        """The user's console password settings, or None if it has no password
+        (or does not exist: IAM says NoSuchEntity for both)."""
+        try:
+            profile = self._call("GetLoginProfile", UserName=name)["LoginProfile"]
+        except NoSuchEntity:
+            return None
+        return LoginProfile.from_api(profile)
+
+    @sensitive_variables("password")
+    def create_login_profile(self, name: str, password: str, *, reset_required: bool) -> LoginProfile:
+        """Give the user a console password. A retry raises EntityAlreadyExists, which after a
+        lost response means done: store the password before calling (RELIABILITY.md §2.2)."""
+        response = self._call(
+            "CreateLoginProfile", UserName=name, Password=password, PasswordResetRequired=reset_required
+        )
+        return LoginProfile.from_api(response["LoginProfile"])
+
+    @sensitive_variables("password")
+    def update_login_profile(
+        self, name: str, *, password: str | None = None, reset_required: bool | None = None
+    ) -> None:
+        """Change the password and/or the reset flag (idempotent)."""
+        params: dict[str, Any] = {"UserName": name}
+        if password is not None:
+            params["Password"] = password
+        if reset_required is not None:
+            params["PasswordResetRequired"] = reset_required
+        self._call("UpdateLoginProfile", **params)
+
+    def delete_login_profile(self, name: str) -> None:
+        """Remove console access. A retry after success raises NoSuchEntity."""
+        self._call("DeleteLoginProfile", UserName=name)
+
+    def list_access_keys(self, name: str) -> list[AccessKey]:
+        """The user's access keys (ids and status; secrets are never readable again)."""
+        return [
+            AccessKey(key["AccessKeyId"], key["Status"], _utc(key["CreateDate"]))
+            for key in self._items("ListAccessKeys", "AccessKeyMetadata", UserName=name)
+        ]
+
+    def create_access_key(self, name: str) -> NewAccessKey:
+        """Create a key; its secret exists only in the returned value. Never retried, by the SDK
+        either: after an unclear failure, `list_access_keys` first (RELIABILITY.md §2.2)."""
+        key = self._call("CreateAccessKey", client=self._key, UserName=name)["AccessKey"]
+        return NewAccessKey(
+            user_name=key["UserName"],
+            access_key_id=key["AccessKeyId"],
+            secret_access_key=key["SecretAccessKey"],
+            status=key["Status"],
+            created=_utc(key["CreateDate"]),
+        )
+
+    def update_access_key(self, name: str, key_id: str, status: Literal["Active", "Inactive"]) -> None:
+        """Activate or deactivate a key (idempotent)."""
+        self._call("UpdateAccessKey", UserName=name, AccessKeyId=key_id, Status=status)
+
+    def delete_access_key(self, name: str, key_id: str) -> None:
+        """Delete a key. A retry after success raises NoSuchEntity."""
+        self._call("DeleteAccessKey", UserName=name, AccessKeyId=key_id)
+
+    # --- groups ---
+
+    def list_groups(self) -> list[Group]:
+        """All groups."""
+        return [Group.from_api(group) for group in self._items("ListGroups", "Groups")]
+
+    def create_group(self, name: str, path: str = "/") -> Group:
+        """Create a group. A retry raises EntityAlreadyExists."""
+        return Group.from_api(self._call("CreateGroup", GroupName=name, Path=path)["Group"])
+
+    def attach_group_policy(self, group: str, arn: str) -> None:
+        """Attach a managed policy to a group (idempotent)."""
+        self._call("AttachGroupPolicy", GroupName=group, PolicyArn=arn)
+
+    def list_attached_group_policies(self, group: str) -> list[AttachedPolicy]:
+        """The managed policies attached to a group."""
+        items = self._items("ListAttachedGroupPolicies", "AttachedPolicies", GroupName=group)
+        return [AttachedPolicy(item["PolicyName"], item["PolicyArn"]) for item in items]
+
+    def list_groups_for_user(self, name: str) -> list[Group]:
+        """The groups the user belongs to."""
+        return [Group.from_api(group) for group in self._items("ListGroupsForUser", "Groups", UserName=name)]
+
+    def add_user_to_group(self, group: str, user: str) -> None:
+        """Add the user to the group (idempotent)."""
+        self._call("AddUserToGroup", GroupName=group, UserName=user)
+
+    def remove_user_from_group(self, group: str, user: str) -> None:
+        """Remove the user from the group. A retry after success raises NoSuchEntity."""
+        self._call("RemoveUserFromGroup", GroupName=group, UserName=user)
+
+    # --- policies ---
+
+    def list_policies(
+        self, scope: Literal["All", "AWS", "Local"] = "All", only_attached: bool = False
+    ) -> list[Policy]:
+        """Managed policies (about 1,600 AWS ones: prefer scope="Local" or only_attached)."""
+        items = self._items("ListPolicies", "Policies", Scope=scope, OnlyAttached=only_attached)
+        return [
+            Policy(
+                name=item["PolicyName"],
+                arn=item["Arn"],
+                path=item["Path"],
+                attachment_count=item.get("AttachmentCount", 0),
+                boundary_usage_count=item.get("PermissionsBoundaryUsageCount", 0),
+                description=item.get("Description", ""),
+                default_version_id=item.get("DefaultVersionId", ""),
+            )
+            for item in items
+        ]
+
+    def get_policy_document(self, arn: str) -> dict[str, Any]:
+        """The default version's document of a managed policy (GetPolicy + GetPolicyVersion)."""
+        version_id = self._call("GetPolicy", PolicyArn=arn)["Policy"]["DefaultVersionId"]
+        version = self._call("GetPolicyVersion", PolicyArn=arn, VersionId=version_id)["PolicyVersion"]
+        return version["Document"]  # botocore decodes the URL-encoded JSON
+
+    def attach_user_policy(self, user: str, arn: str) -> None:
+        """Attach a managed policy to the user (idempotent)."""
+        self._call("AttachUserPolicy", UserName=user, PolicyArn=arn)
+
+    def detach_user_policy(self, user: str, arn: str) -> None:
+        """Detach a managed policy. A retry after success raises NoSuchEntity."""
+        self._call("DetachUserPolicy", UserName=user, PolicyArn=arn)
+
+    def list_attached_user_policies(self, user: str) -> list[AttachedPolicy]:
+        """The managed policies attached to the user."""
+        items = self._items("ListAttachedUserPolicies", "AttachedPolicies", UserName=user)
+        return [AttachedPolicy(item["PolicyName"], item["PolicyArn"]) for item in items]
+
+    def put_user_policy(self, user: str, name: str, document: str | Mapping[str, Any]) -> None:
+        """Create or replace an inline policy (idempotent)."""
+        if not isinstance(document, str):
+            document = json.dumps(document)
+        self._call("PutUserPolicy", UserName=user, PolicyName=name, PolicyDocument=document)
+
+    def list_user_policies(self, user: str) -> list[InlinePolicy]:
+        """The user's inline policies with their documents (1 + one GetUserPolicy per policy)."""
+        return [
+            InlinePolicy(name, self._call("GetUserPolicy", UserName=user, PolicyName=name)["PolicyDocument"])
+            for name in self._items("ListUserPolicies", "PolicyNames", UserName=user)
+        ]
+
+    def delete_user_policy(self, user: str, name: str) -> None:
+        """Delete an inline policy. A retry after success raises NoSuchEntity."""
+        self._call("DeleteUserPolicy", UserName=user, PolicyName=name)
+
+    def put_user_permissions_boundary(self, user: str, arn: str) -> None:
+        """Set the user's permissions boundary (idempotent)."""
+        self._call("PutUserPermissionsBoundary", UserName=user, PermissionsBoundary=arn)
+
+    def delete_user_permissions_boundary(self, user: str) -> None:
+        """Remove the user's permissions boundary."""
+        self._call("DeleteUserPermissionsBoundary", UserName=user)
+
+    # --- tags ---
+
+    def tag_user(self, user: str, tags: Mapping[str, str]) -> None:
+        """Add or overwrite tags (idempotent; all or none are applied)."""
+        self._call("TagUser", UserName=user, Tags=_tag_list(tags))
+
+    def untag_user(self, user: str, keys: Iterable[str]) -> None:
+        """Remove tags by key (idempotent: missing keys are ignored)."""
+        self._call("UntagUser", UserName=user, TagKeys=list(keys))
+
+    def list_user_tags(self, user: str) -> dict[str, str]:
+        """The user's tags, in IAM's order."""
+        return {tag["Key"]: tag["Value"] for tag in self._items("ListUserTags", "Tags", UserName=user)}

@@ -1,0 +1,111 @@
+"""Views: thin functions that ask the gateway and render."""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from .context_processors import account_info
+from .forms import PasswordPolicyForm, UserSearchForm
+from .gateway import AccessKey, IamGateway, NoSuchEntity, UserSummary
+from .roles import CHANGE_IAM
+
+ACCESS_KEY_ID_RE = re.compile(r"(AKIA|ASIA)[A-Z0-9]{12,124}")
+
+
+def _gateway(request: HttpRequest) -> IamGateway:
+    return IamGateway.from_settings(operator=request.user)
+
+
+def _search(gateway: IamGateway, users: list[UserSummary], query: str) -> list[UserSummary]:
+    """Users whose name contains the query, or the owner of the access key it names."""
+    if not query:
+        return users
+    if ACCESS_KEY_ID_RE.fullmatch(query):
+        owner = gateway.find_user_by_access_key(query)
+        return [u for u in users if u.name == owner]
+    needle = query.casefold()
+    return [u for u in users if needle in u.name.casefold()]
+
+
+def _access_keys(gateway: IamGateway, users: list[UserSummary]) -> dict[str, list[AccessKey]]:
+    """The access keys of one page of users, fetched side by side (bounded by the page size)."""
+    if not users:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(8, len(users))) as pool:
+        keys = pool.map(gateway.list_access_keys, [u.name for u in users])
+        return dict(zip((u.name for u in users), keys))
+
+
+def user_list(request: HttpRequest) -> HttpResponse:
+    form = UserSearchForm(request.GET)
+    query, per_page = "", 25
+    if form.is_valid():
+        query, per_page = form.cleaned_data["q"], form.cleaned_data["per_page"]
+    gateway = _gateway(request)
+    users = gateway.user_index()
+    matches = _search(gateway, users, query)
+    page = Paginator(matches, per_page).get_page(request.GET.get("page"))
+    keys = _access_keys(gateway, list(page.object_list))
+    rows = [(user, keys[user.name]) for user in page.object_list]
+    return render(
+        request,
+        "users/list.html",
+        {
+            "form": form,
+            "query": query,
+            "per_page": per_page,
+            "total": len(users),
+            "page": page,
+            "elided_page_range": page.paginator.get_elided_page_range(page.number),
+            "rows": rows,
+        },
+    )
+
+
+def user_detail(request: HttpRequest, name: str) -> HttpResponse:
+    gateway = _gateway(request)
+    try:
+        user = gateway.get_user(name)
+    except NoSuchEntity:
+        raise Http404(f"No IAM user named {name}")
+    context = {
+        "iam_user": user,
+        "groups": gateway.list_groups_for_user(name),
+        "access_keys": gateway.list_access_keys(name),
+        "login_profile": gateway.get_login_profile(name),
+    }
+    return render(request, "users/detail.html", context)
+
+
+def account_settings(request: HttpRequest) -> HttpResponse:
+    gateway = _gateway(request)
+    context = {"account": account_info(gateway), "policy": gateway.get_password_policy()}
+    return render(request, "users/account_settings.html", context)
+
+
+@permission_required(CHANGE_IAM, raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def password_policy_edit(request: HttpRequest) -> HttpResponse:
+    gateway = _gateway(request)
+    if request.method == "POST":
+        form = PasswordPolicyForm(request.POST)
+        if form.is_valid():
+            policy = form.to_policy()
+            if policy is None:
+                gateway.delete_password_policy()
+                messages.success(request, "The account now uses the IAM default password policy.")
+            else:
+                gateway.update_password_policy(policy)
+                messages.success(request, "Password policy updated.")
+            return redirect("users:account_settings")
+    else:
+        form = PasswordPolicyForm(initial=PasswordPolicyForm.initial_for(gateway.get_password_policy()))
+    return render(request, "users/password_policy_edit.html", {"form": form})
