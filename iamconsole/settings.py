@@ -206,12 +206,13 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 # Without Redis, kombu's filesystem transport queues tasks in the state directory: good
 # for one machine (make run), not for production (no redelivery after a crash).
 QUEUE_DIR = STATE_DIR / "queue"
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL or "filesystem://localhost/"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     QUEUE_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(QUEUE_DIR),
         "data_folder_out": str(QUEUE_DIR),
+        "control_folder": str(QUEUE_DIR / "control"),
         "store_processed": False,
     }
 else:

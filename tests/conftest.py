@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 from django.contrib.auth.models import AbstractBaseUser, Group
+from django.core.cache import cache
 from django.test import Client
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -58,6 +59,12 @@ def iam(db: None, operator: AbstractBaseUser) -> Iterator[IamGateway]:
         mock.stop(remove_data=False)
         # New clients per test: no retry quota or event handler outlives a test.
         IamGateway.forget_clients()
+
+
+@pytest.fixture(autouse=True)
+def empty_cache() -> None:
+    """Each test starts with an empty cache (cached account info and users index included)."""
+    cache.clear()
 
 
 @pytest.fixture(scope="session", autouse=True)

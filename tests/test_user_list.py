@@ -101,3 +101,25 @@ def test_it_links_each_user_to_its_summary_even_with_odd_names(iam, operator_cli
 
 def test_it_answers_404_for_an_unknown_user(iam, operator_client) -> None:
     assert operator_client.get(reverse("users:detail", args=["nobody"])).status_code == 404
+
+
+def test_it_reads_the_users_index_once_until_the_console_changes_iam(iam, operator_client) -> None:
+    iam.create_user("arthur")
+    operator_client.get(reverse("users:list"))
+
+    with CALLS.measure() as cached:
+        operator_client.get(reverse("users:list"), {"page": "1"})
+    iam.create_user("ford")  # a change through the console: a new index
+    with CALLS.measure() as after_change:
+        response = operator_client.get(reverse("users:list"))
+
+    assert cached.by_operation["GetAccountAuthorizationDetails"] == 0
+    assert after_change.by_operation["GetAccountAuthorizationDetails"] == 1
+    assert response.context["total"] == 2
+
+
+def test_it_reads_iam_again_on_refresh(iam, operator_client) -> None:
+    operator_client.get(reverse("users:list"))
+    with CALLS.measure() as calls:
+        operator_client.get(reverse("users:list"), {"refresh": "1"})
+    assert calls.by_operation["GetAccountAuthorizationDetails"] == 1

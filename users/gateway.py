@@ -30,6 +30,7 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 from django.conf import settings
+from django.core.cache import cache
 from django.views.decorators.debug import sensitive_variables
 
 from . import audit
@@ -53,6 +54,9 @@ MUTATING = frozenset(
 )
 SECRET_PARAMETERS = frozenset({"Password", "NewPassword", "OldPassword"})
 PAGE_SIZE = 1000  # IAM's maximum MaxItems: a page per 1,000 users, not per 100
+# The users list reads a cached index for this long; any change made through the console
+# starts a new one at once, changes made elsewhere show up within this time (or on Refresh).
+USER_INDEX_SECONDS = 60
 # What an audit row names as the target, in order of preference (else "account").
 TARGET_PARAMETERS = ("UserName", "GroupName", "AccountAlias")
 
@@ -528,9 +532,25 @@ class IamGateway:
                 response: dict[str, Any] = getattr(client, xform_name(operation))(**params)
         except IamError as error:
             self._audit(operation, params, error)
+            self._invalidate(operation)
             raise
         self._audit(operation, params, response)
+        self._invalidate(operation)
         return response
+
+    def _cache_key(self, name: str) -> str:
+        return f"iam:{self._iam.meta.endpoint_url}:{name}"
+
+    def _invalidate(self, operation: str) -> None:
+        """After any change (even a failed one: it may have half-happened), cached reads of
+        this IAM are stale: move to a new generation of cache keys."""
+        if operation not in MUTATING:
+            return
+        key = self._cache_key("generation")
+        try:
+            cache.incr(key)
+        except ValueError:  # no generation yet (or evicted): any new value will do
+            cache.set(key, 1, None)
 
     def _items(self, operation: str, key: str, **params: Any) -> list[dict[str, Any]]:
         """Every item under `key`, across all pages of a read-only list operation."""
@@ -626,9 +646,18 @@ class IamGateway:
         """All users (ListUsers carries no tags or boundary)."""
         return [IamUser.from_api(user) for user in self._items("ListUsers", "Users")]
 
-    def user_index(self) -> list[UserSummary]:
+    def user_index(self, *, fresh: bool = False) -> list[UserSummary]:
         """All users with their groups, sorted by name, from one paginated
-        GetAccountAuthorizationDetails (one call per 1,000 users, not one per user)."""
+        GetAccountAuthorizationDetails (one call per 1,000 users, not one per user), cached
+        for USER_INDEX_SECONDS unless `fresh` or the console changed IAM since."""
+        key = self._cache_key(f"user-index:{cache.get(self._cache_key('generation'), 0)}")
+        if not fresh and (cached := cache.get(key)) is not None:
+            return cached
+        index = self._read_user_index()
+        cache.set(key, index, USER_INDEX_SECONDS)
+        return index
+
+    def _read_user_index(self) -> list[UserSummary]:
         users = self._items("GetAccountAuthorizationDetails", "UserDetailList", Filter=["User"])
         summaries = [
             UserSummary(

@@ -50,7 +50,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         query, per_page = form.cleaned_data["q"], form.cleaned_data["per_page"]
     gateway = _gateway(request)
-    users = gateway.user_index()
+    users = gateway.user_index(fresh="refresh" in request.GET)
     matches = _search(gateway, users, query)
     page = Paginator(matches, per_page).get_page(request.GET.get("page"))
     keys = _access_keys(gateway, list(page.object_list))
