@@ -236,6 +236,15 @@ else:
         }
     }
 
+# The one-time credentials store (users/credentials.py) keeps new passwords and secret
+# access keys in the cache, Fernet-encrypted under keys derived from these secrets, which
+# never go to the cache or the database. The first key encrypts; CREDENTIALS_KEY_FALLBACKS
+# (comma-separated, the old keys) stay readable during a rotation. Web and worker must share
+# CREDENTIALS_KEY: on several machines or containers, set it rather than letting each
+# generate its own.
+CREDENTIALS_KEYS = [envsecret("CREDENTIALS_KEY"), *envlist("CREDENTIALS_KEY_FALLBACKS", "")]
+CREDENTIALS_TTL = 15 * 60
+
 # --- The IAM backend -----------------------------------------------------------------------
 
 # embedded: the console's own moto server (make run starts it); endpoint: any IAM endpoint

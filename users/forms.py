@@ -7,8 +7,7 @@ from typing import Any
 from django import forms
 
 from .gateway import PasswordPolicy
-
-SYMBOLS = "! @ # $ % ^ & * ( ) _ + - = [ ] { } | '"
+from .validators import SYMBOLS
 
 
 class UserSearchForm(forms.Form):
