@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Callable, Literal, TypeVar
 
 import boto3
 from botocore import xform_name
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # The calls that change IAM: each writes one audit row, whatever its outcome.
 MUTATING = frozenset(
@@ -54,11 +55,16 @@ MUTATING = frozenset(
 )
 SECRET_PARAMETERS = frozenset({"Password", "NewPassword", "OldPassword"})
 PAGE_SIZE = 1000  # IAM's maximum MaxItems: a page per 1,000 users, not per 100
-# The users list reads a cached index for this long; any change made through the console
-# starts a new one at once, changes made elsewhere show up within this time (or on Refresh).
-USER_INDEX_SECONDS = 60
+# The users, groups and policies indexes are cached this long; any change made through the
+# console starts new ones at once, changes made elsewhere show up within this time (or on Refresh).
+CACHE_SECONDS = 60
 # What an audit row names as the target, in order of preference (else "account").
 TARGET_PARAMETERS = ("UserName", "GroupName", "AccountAlias")
+
+
+# The console lists these AWS managed policies as job functions although their path is "/"
+# (FEATURES.md §3C): the type is a fixed list, not derived from the ARN.
+JOB_FUNCTION_POLICIES_AT_ROOT = frozenset({"AdministratorAccess", "PowerUserAccess", "ReadOnlyAccess", "SecurityAudit"})
 
 
 # --- Errors ------------------------------------------------------------------------------
@@ -337,6 +343,17 @@ class UserSummary:
     path: str
     created: datetime
     groups: tuple[str, ...]
+    policies: tuple[str, ...] = ()  # attached managed, then inline
+
+
+@dataclass(frozen=True, slots=True)
+class GroupSummary:
+    """One row of a groups table: the group and its attached policies' names."""
+
+    name: str
+    arn: str
+    created: datetime
+    policies: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -401,7 +418,8 @@ class Policy:
         """The console's "Type" column."""
         if not self.is_aws_managed:
             return "Customer managed"
-        return "AWS managed - job function" if self.path == "/job-function/" else "AWS managed"
+        job_function = self.path == "/job-function/" or self.name in JOB_FUNCTION_POLICIES_AT_ROOT
+        return "AWS managed - job function" if job_function else "AWS managed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -646,16 +664,43 @@ class IamGateway:
         """All users (ListUsers carries no tags or boundary)."""
         return [IamUser.from_api(user) for user in self._items("ListUsers", "Users")]
 
-    def user_index(self, *, fresh: bool = False) -> list[UserSummary]:
-        """All users with their groups, sorted by name, from one paginated
-        GetAccountAuthorizationDetails (one call per 1,000 users, not one per user), cached
-        for USER_INDEX_SECONDS unless `fresh` or the console changed IAM since."""
-        key = self._cache_key(f"user-index:{cache.get(self._cache_key('generation'), 0)}")
+    def _cached(self, name: str, read: Callable[[], T], *, fresh: bool = False) -> T:
+        """`read()`, cached for CACHE_SECONDS under the current generation: any change the
+        console makes moves to a new generation, so only changes made elsewhere can be up to
+        CACHE_SECONDS late (or until `fresh`)."""
+        key = self._cache_key(f"{name}:{cache.get(self._cache_key('generation'), 0)}")
         if not fresh and (cached := cache.get(key)) is not None:
             return cached
-        index = self._read_user_index()
-        cache.set(key, index, USER_INDEX_SECONDS)
-        return index
+        value = read()
+        cache.set(key, value, CACHE_SECONDS)
+        return value
+
+    def user_index(self, *, fresh: bool = False) -> list[UserSummary]:
+        """All users with their groups and policies, sorted by name, from one paginated
+        GetAccountAuthorizationDetails (one call per 1,000 users, not one per user); cached."""
+        return self._cached("user-index", self._read_user_index, fresh=fresh)
+
+    def group_index(self, *, fresh: bool = False) -> list[GroupSummary]:
+        """All groups with their attached policies, sorted by name, from one paginated
+        GetAccountAuthorizationDetails (not one ListAttachedGroupPolicies per group); cached."""
+        return self._cached("group-index", self._read_group_index, fresh=fresh)
+
+    def policy_index(self, *, fresh: bool = False) -> list[Policy]:
+        """All managed policies (about 1,600 AWS ones, 16 pages in moto), cached."""
+        return self._cached("policy-index", self.list_policies, fresh=fresh)
+
+    def _read_group_index(self) -> list[GroupSummary]:
+        groups = self._items("GetAccountAuthorizationDetails", "GroupDetailList", Filter=["Group"])
+        summaries = [
+            GroupSummary(
+                name=group["GroupName"],
+                arn=group["Arn"],
+                created=_utc(group["CreateDate"]),
+                policies=tuple(p["PolicyName"] for p in group.get("AttachedManagedPolicies", ())),
+            )
+            for group in groups
+        ]
+        return sorted(summaries, key=lambda summary: summary.name.casefold())
 
     def _read_user_index(self) -> list[UserSummary]:
         users = self._items("GetAccountAuthorizationDetails", "UserDetailList", Filter=["User"])
@@ -667,6 +712,8 @@ class IamGateway:
                 path=user["Path"],
                 created=_utc(user["CreateDate"]),
                 groups=tuple(sorted(user.get("GroupList", ()), key=str.casefold)),
+                policies=tuple(p["PolicyName"] for p in user.get("AttachedManagedPolicies", ()))
+                + tuple(p["PolicyName"] for p in user.get("UserPolicyList", ())),
             )
             for user in users
         ]
