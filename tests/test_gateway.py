@@ -217,7 +217,8 @@ def test_it_lists_attached_policies_only_when_asked(iam: IamGateway) -> None:
 
     [policy] = iam.list_policies(only_attached=True)
 
-    assert (policy.name, policy.attachment_count, policy.policy_type) == ("ReadOnlyAccess", 1, "AWS managed")
+    # ReadOnlyAccess sits at path "/" but the console lists it as a job function (FEATURES.md §3C).
+    assert (policy.name, policy.attachment_count, policy.policy_type) == ("ReadOnlyAccess", 1, "AWS managed - job function")
     assert policy.is_aws_managed
 
 
