@@ -7,6 +7,9 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
+import redis
+from celery.contrib.testing.worker import start_worker
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, Group
 from django.core.cache import cache
 from django.test import Client
@@ -14,6 +17,7 @@ from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.iam.models import iam_backends
 
+from iamconsole.celery import app
 from users import embedded
 from users.gateway import IamGateway
 from users.roles import OPERATORS, VIEWERS
@@ -90,3 +94,29 @@ def iam_server(moto_server: embedded.EmbeddedServer) -> str:
     with urllib.request.urlopen(reset, timeout=30):
         pass
     return moto_server.url
+
+
+@pytest.fixture(scope="session")
+def redis_client() -> redis.Redis:
+    """The tests' own Redis database, flushed once at the start of the run.
+
+    A missing Redis fails the run (never a skip): `make test` starts one when none answers.
+    """
+    client = redis.Redis.from_url(settings.TEST_REDIS_URL)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        pytest.fail(f"Redis at {settings.TEST_REDIS_URL} does not answer ({error}); run the tests with `make test`.")
+    client.flushdb()
+    return client
+
+
+@pytest.fixture
+def celery_worker(redis_client: redis.Redis, iam_server: str, settings) -> Iterator[object]:
+    """A real Celery worker (in a thread of this process) consuming from the test Redis,
+    with IAM on the moto server."""
+    settings.IAM_BACKEND = "endpoint"
+    settings.IAM_ENDPOINT_URL = iam_server
+    assert app.conf.broker_url == settings.TEST_REDIS_URL
+    with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=10) as worker:
+        yield worker

@@ -1,13 +1,47 @@
-"""Celery tasks. They take ids, never secrets, and call the gateway."""
+"""Celery tasks. They take ids, never secrets, and call the gateway.
+
+Delivery is at least once (`task_acks_late`, `task_reject_on_worker_lost` in settings), so
+`run_job_item` claims its item with a conditional UPDATE before it does anything, and every IAM
+step it runs is idempotent or reconciled (users/provisioning.py). The database, not the broker,
+is the truth: the sweeper re-sends what a dead worker or a lost message left behind.
+"""
 
 from __future__ import annotations
 
-from celery import shared_task
-from django.core.cache import cache
+import logging
+import time
+import uuid
+from typing import Any
 
-from .gateway import IamGateway
+from celery import Task, shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_ready
+from celery.utils.time import get_exponential_backoff_interval
+from django.conf import settings
+from django.core.cache import cache
+from django.db import DatabaseError
+
+from . import jobs
+from .gateway import IamError, IamGateway, PasswordPolicy
+from .models import JobItem
+from .provisioning import RETRYABLE, UserPlan, provision_user
+
+log = logging.getLogger(__name__)
 
 PROBE_SECONDS = 300
+
+# Well under the broker's visibility timeout (3600 s by default) and under the sweeper's
+# staleness threshold (jobs.DEFAULT_STALE_SECONDS), so that a live task is never run twice.
+RUN_ITEM_TIME_LIMIT = 300
+RUN_ITEM_SOFT_TIME_LIMIT = 270
+# Retryable IAM errors (throttling, 5xx, ConcurrentModification, no answer): Celery retries
+# with a countdown drawn uniformly from [0, min(60, 2 * 2**retries)] s, at most 6 times.
+RETRY_BACKOFF = 2
+RETRY_BACKOFF_MAX = 60
+MAX_RETRIES = 6
+
+SWEEPER_KEY = "jobs:sweeper-chain"
+DEFAULT_SWEEP_SECONDS = 60
 
 
 @shared_task
@@ -17,3 +51,118 @@ def probe(key: str) -> None:
     `make run` waits for it before saying the worker is ready; the tests use it too.
     """
     cache.set(key, IamGateway.from_settings().account_info().account_id, PROBE_SECONDS)
+
+
+@shared_task(
+    bind=True,
+    max_retries=MAX_RETRIES,
+    retry_backoff=RETRY_BACKOFF,
+    retry_backoff_max=RETRY_BACKOFF_MAX,
+    retry_jitter=True,
+    time_limit=RUN_ITEM_TIME_LIMIT,
+    soft_time_limit=RUN_ITEM_SOFT_TIME_LIMIT,
+)
+def run_job_item(self: Task, item_id: int) -> None:
+    """Create one user of a job: claim the item, run its plan's remaining steps, save the
+    outcome (DONE, or FAILED with the failed step's error), and finish the job when it was the
+    last one. A duplicate or late delivery finds nothing to claim and returns.
+
+    Retryable IAM errors put the item back to QUEUED and retry the task with exponential
+    backoff and full jitter; the next run resumes at the failed step. So does a database error
+    (a failover; SQLite's table locks in tests): every step is saved or reconciled on the next
+    run, so the item is queued again rather than failed.
+    """
+    try:
+        item = jobs.claim_item(item_id)
+    except DatabaseError as error:  # nothing changed yet
+        raise _retry(self, error)
+    if item is None:
+        return
+    try:
+        _run(self, item)
+    except DatabaseError as error:
+        _requeue_soon(item)
+        raise _retry(self, error)
+
+
+def _run(task: Task, item: JobItem) -> None:
+    job = item.job
+    plan = UserPlan.from_json(item.plan)
+    gateway = IamGateway.from_settings(operator=job.operator)
+    progress = jobs.ItemProgress(item)
+    try:
+        # The policy only shapes generated passwords: no call for the other users.
+        needs_policy = plan.console_access and not plan.custom_password
+        policy = gateway.get_password_policy() if needs_policy else PasswordPolicy.iam_default()
+        done = provision_user(
+            plan, gateway=gateway, progress=progress, vault=jobs.ItemVault(job, item), password_policy=policy
+        )
+    except RETRYABLE as error:
+        if task.request.retries >= task.max_retries:
+            jobs.finish_item(item, done=False, error=error)
+            return
+        jobs.requeue_item(item)
+        raise _retry(task, error)
+    except IamError as error:  # outside the steps (GetAccountPasswordPolicy), not retryable
+        jobs.finish_item(item, done=False, error=error)
+        return
+    except SoftTimeLimitExceeded:
+        message = f"Stopped after {RUN_ITEM_SOFT_TIME_LIMIT} s; Retry resumes at the unfinished step."
+        jobs.finish_item(item, done=False, error=IamError("TimeLimitExceeded", message))
+        return
+    except DatabaseError:
+        raise
+    except Exception:
+        # A bug: fail the item visibly, and let Celery log the traceback.
+        jobs.finish_item(item, done=False, error=IamError("InternalError", "Unexpected error; see the worker log."))
+        raise
+    jobs.finish_item(item, done=done, error=progress.failure)
+
+
+def _requeue_soon(item: JobItem) -> None:
+    """Put the item back to QUEUED, trying briefly while the database refuses; if it still does,
+    the item stays RUNNING and the sweeper takes it once its heartbeat is stale."""
+    for delay in (0.1, 0.2, 0.4, 0.8, None):
+        try:
+            jobs.requeue_item(item)
+            return
+        except DatabaseError:
+            if delay is None:
+                log.warning("job item %s left RUNNING for the sweeper", item.pk)
+                return
+            time.sleep(delay)
+
+
+def _retry(task: Task, error: Exception) -> Exception:
+    """The task's retry, after `retry_backoff * 2**retries` seconds at most (full jitter)."""
+    countdown = get_exponential_backoff_interval(
+        factor=task.retry_backoff,
+        retries=task.request.retries,
+        maximum=task.retry_backoff_max,
+        full_jitter=task.retry_jitter,
+    )
+    return task.retry(exc=error, countdown=countdown)
+
+
+@shared_task
+def sweep_stale_items(chain: str = "") -> int:
+    """Re-send the job items a dead worker or a lost message left behind (jobs.requeue_stale_items).
+
+    With `chain`, it runs again every JOB_SWEEP_SECONDS for as long as `chain` is the latest one
+    started (by `start_sweeper`, at each worker start): one chain per deployment, no beat.
+    """
+    if chain:
+        if cache.get(SWEEPER_KEY) != chain:
+            return 0  # a newer worker runs the sweeps now
+        # The next sweep first, so that one failed sweep (the database away) does not end them.
+        every = getattr(settings, "JOB_SWEEP_SECONDS", DEFAULT_SWEEP_SECONDS)
+        sweep_stale_items.apply_async(kwargs={"chain": chain}, countdown=every)
+    return len(jobs.requeue_stale_items())
+
+
+@worker_ready.connect
+def start_sweeper(**kwargs: Any) -> None:
+    """At worker start: sweep now, then periodically (a new chain replaces any older one)."""
+    chain = uuid.uuid4().hex
+    cache.set(SWEEPER_KEY, chain, timeout=None)
+    sweep_stale_items.apply_async(kwargs={"chain": chain})

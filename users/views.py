@@ -8,16 +8,17 @@ from concurrent.futures import ThreadPoolExecutor
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from .context_processors import account_info
 from .forms import PasswordPolicyForm, UserSearchForm
-from .gateway import AccessKey, IamGateway, NoSuchEntity, UserSummary
+from .gateway import AccessKey, IamError, IamGateway, NoSuchEntity, UserSummary
 from .roles import CHANGE_IAM
 
 ACCESS_KEY_ID_RE = re.compile(r"(AKIA|ASIA)[A-Z0-9]{12,124}")
+POLICY_ARN_RE = re.compile(r"arn:aws[a-z-]*:iam::(aws|\d{12}):policy/[\x21-\x7E]{1,1100}", re.ASCII)
 
 
 def _gateway(request: HttpRequest) -> IamGateway:
@@ -109,3 +110,17 @@ def password_policy_edit(request: HttpRequest) -> HttpResponse:
     else:
         form = PasswordPolicyForm(initial=PasswordPolicyForm.initial_for(gateway.get_password_policy()))
     return render(request, "users/password_policy_edit.html", {"form": form})
+
+
+def policy_document(request: HttpRequest) -> JsonResponse:
+    """The JSON document of a managed policy, for the expandable rows of policy tables."""
+    arn = request.GET.get("arn", "")
+    if not POLICY_ARN_RE.fullmatch(arn):
+        return JsonResponse({"error": "That is not a managed policy ARN."}, status=400)
+    try:
+        document = _gateway(request).get_policy_document(arn)
+    except NoSuchEntity:
+        return JsonResponse({"error": "No such policy."}, status=404)
+    except IamError as error:
+        return JsonResponse({"error": f"IAM answered {error.code}."}, status=502)
+    return JsonResponse({"document": document})

@@ -1,0 +1,563 @@
+"""Jobs (users/jobs.py), their task (users/tasks.py) and their pages (users/job_views.py), on
+moto's in-process IAM. Items run synchronously through the task's own function
+(`run_job_item.run`), never in Celery's eager mode; tests/integration runs a real worker."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import re
+from datetime import timedelta
+from urllib.parse import quote, unquote
+
+import pytest
+from celery.exceptions import Retry
+from django.core.cache import cache
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from tests.faults import inject, instant_retries
+from users import credentials, jobs
+from users.exports import CSV_HEADER
+from users.gateway import AccessDenied, IamGateway
+from users.models import AuditEvent, Job, JobItem
+from users.provisioning import UserPlan
+from users.tasks import MAX_RETRIES, RETRY_BACKOFF, run_job_item, start_sweeper, sweep_stale_items
+
+CUSTOM = "Custom-Passw0rd!canary"
+Status = JobItem.Status
+
+
+@pytest.fixture(autouse=True)
+def queue_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The broker answers (unit tests never reach it: on_commit does not fire in them)."""
+    monkeypatch.setattr(jobs, "check_queue", lambda: None)
+
+
+def _start(operator, *plans: UserPlan, custom_password: str | None = None, client: Client | None = None) -> Job:
+    """start_job, bound to `client`'s session as the wizard binds it to the request's."""
+    session = client.session if client else None
+    job = jobs.start_job(
+        operator=operator, source=Job.Source.WIZARD, plans=list(plans), custom_password=custom_password,
+        session=session,
+    )
+    if session is not None:
+        session.save()
+    return job
+
+
+def _run(job: Job) -> None:
+    for item_id in job.items.values_list("id", flat=True):
+        run_job_item.run(item_id)
+
+
+def _both(name: str, **kwargs) -> UserPlan:
+    return UserPlan(user_name=name, console_access=True, programmatic_access=True, **kwargs)
+
+
+def _secrets(job: Job) -> dict[str, dict[str, str]]:
+    items = [jobs.CUSTOM_PASSWORD_ITEM]
+    for name in job.items.values_list("user_name", flat=True):
+        items += [jobs.password_item(name), jobs.access_key_item(name)]
+    return credentials.take_batch(batch=str(job.id), operator_id=job.operator_id, items=items)
+
+
+def _database_text() -> str:
+    rows = [*Job.objects.values(), *JobItem.objects.values(), *AuditEvent.objects.values()]
+    return json.dumps(rows, default=str)
+
+
+def _variants(secret: str) -> list[str]:
+    return [secret, base64.b64encode(secret.encode()).decode(), quote(secret, safe=""), json.dumps(secret)[1:-1]]
+
+
+@pytest.fixture
+def other_client(django_user_model) -> Client:
+    """Carol, another operator."""
+    from django.contrib.auth.models import Group
+
+    from users.roles import OPERATORS
+
+    carol = django_user_model.objects.create_user("carol", password="correct horse battery staple")
+    carol.groups.add(Group.objects.get(name=OPERATORS))
+    client = Client()
+    client.force_login(carol)
+    return client
+
+
+@pytest.fixture
+def finished(iam: IamGateway, operator, operator_client) -> Job:
+    """A finished job of `operator_client`'s session: ann (console + key, custom password), bob
+    (key only)."""
+    job = _start(
+        operator,
+        _both("ann", custom_password=True),
+        UserPlan(user_name="bob", programmatic_access=True),
+        custom_password=CUSTOM,
+        client=operator_client,
+    )
+    _run(job)
+    return job
+
+
+# --- start_job -------------------------------------------------------------------------------
+
+
+def test_it_creates_a_job_with_an_item_per_plan(iam, operator) -> None:
+    plans = [UserPlan(user_name="ann", groups=("devs",)), UserPlan(user_name="bob", programmatic_access=True)]
+    job = _start(operator, *plans)
+    assert (job.operator, job.source, job.account_id) == (operator, "wizard", "123456789012")
+    assert job.sign_in_url == "https://123456789012.signin.aws.amazon.com/console"
+    items = list(job.items.all())
+    assert [(i.position, i.user_name, i.status) for i in items] == [(0, "ann", "queued"), (1, "bob", "queued")]
+    assert [UserPlan.from_json(i.plan) for i in items] == plans
+
+
+def test_it_keeps_the_custom_password_only_in_the_one_time_store(iam, operator) -> None:
+    job = _start(operator, _both("ann", custom_password=True), custom_password=CUSTOM)
+    stored = credentials.take(batch=str(job.id), operator_id=operator.id, item=jobs.CUSTOM_PASSWORD_ITEM)
+    assert stored == {"password": CUSTOM}
+    _run(job)
+    text = _database_text()
+    assert all(variant not in text for variant in _variants(CUSTOM))
+
+
+def test_it_queues_item_ids_only_when_the_transaction_commits(
+    iam, operator, monkeypatch, django_capture_on_commit_callbacks
+) -> None:
+    sent = []
+    monkeypatch.setattr(run_job_item, "apply_async", lambda args, **kwargs: sent.append((args, kwargs)))
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        job = _start(operator, _both("ann", custom_password=True), _both("bob"), custom_password=CUSTOM)
+    assert sent == []
+    for callback in callbacks:
+        callback()
+    assert [args for args, _ in sent] == [(pk,) for pk in job.items.values_list("id", flat=True)]
+    assert all(set(kwargs) == {"producer"} for _, kwargs in sent)
+
+
+def test_it_creates_nothing_when_the_broker_is_down(iam, operator, monkeypatch) -> None:
+    monkeypatch.undo()  # the real check_queue
+    # Only the write URL (what publishing uses): it falls back to broker_url when unset.
+    monkeypatch.setattr(run_job_item.app.conf, "broker_write_url", "redis://127.0.0.1:1/0")
+    with pytest.raises(jobs.JobQueueUnavailable):
+        _start(operator, _both("ann", custom_password=True), custom_password=CUSTOM)
+    assert not Job.objects.exists() and not JobItem.objects.exists()
+    assert iam.list_users() == []
+
+
+def test_it_answers_503_when_the_broker_is_down_at_retry(iam, operator, operator_client, monkeypatch) -> None:
+    job = _start(operator, UserPlan(user_name="ann", groups=("missing",)))
+    _run(job)
+
+    def down() -> None:
+        raise jobs.JobQueueUnavailable
+
+    monkeypatch.setattr(jobs, "check_queue", down)
+    response = operator_client.post(reverse("users:job_retry", args=[job.id]))
+    assert response.status_code == 503
+    assert "The job queue is not available; nothing was changed." in response.content.decode()
+    assert job.items.get().status == Status.FAILED
+
+
+# --- The task --------------------------------------------------------------------------------
+
+
+def test_it_creates_the_users_and_finishes_the_job(iam, operator) -> None:
+    iam.create_group("devs")
+    job = _start(operator, _both("ann", groups=("devs",)), UserPlan(user_name="bob"))
+    _run(job)
+    job.refresh_from_db()
+    assert job.finished_at is not None
+    assert jobs.job_counts(job) == jobs.JobCounts(done=2)
+    ann = job.items.get(user_name="ann")
+    assert ann.has_password and ann.access_key_id.startswith("AKIA")
+    assert [k.access_key_id for k in iam.list_access_keys("ann")] == [ann.access_key_id]
+    assert [(s["step"], s["status"]) for s in ann.steps] == [
+        ("CreateUser", "done"), ("CreateLoginProfile", "done"), ("AddUserToGroup:devs", "done"),
+        ("CreateAccessKey", "done"),
+    ]
+    assert (ann.attempts, ann.error_code) == (1, "")
+    assert sorted(u.name for u in iam.list_users()) == ["ann", "bob"]
+
+
+def test_it_runs_an_item_once_however_often_it_is_delivered(iam, operator) -> None:
+    job = _start(operator, _both("ann"))
+    _run(job)
+    _run(job)
+    item = job.items.get()
+    assert item.attempts == 1
+    assert len(iam.list_access_keys("ann")) == 1
+
+
+def test_it_fails_an_item_at_the_failed_step_and_goes_on_with_the_others(iam, operator) -> None:
+    iam.create_group("devs")
+    job = _start(operator, _both("ann", groups=("devs",)), UserPlan(user_name="bob"))
+    with inject(iam, "AddUserToGroup", "AccessDenied", status=403, message="Not allowed to add users"):
+        _run(job)
+    ann, bob = job.items.all()
+    assert (ann.status, ann.error_code, ann.error_message) == ("failed", "AccessDenied", "Not allowed to add users")
+    assert [(s["step"], s["status"]) for s in ann.steps] == [
+        ("CreateUser", "done"), ("CreateLoginProfile", "done"), ("AddUserToGroup:devs", "failed"),
+    ]
+    assert ann.steps[-1]["request_id"].startswith("fault-AddUserToGroup")
+    assert bob.status == "done"
+    job.refresh_from_db()
+    assert job.finished_at is not None
+    counts = jobs.job_counts(job)
+    assert (counts.is_finished, counts.all_done, counts.failed, counts.percent) == (True, False, 1, 100)
+
+
+def test_it_puts_an_item_back_in_the_queue_and_retries_with_backoff(iam, operator, monkeypatch) -> None:
+    job = _start(operator, UserPlan(user_name="ann"))
+    item = job.items.get()
+    retried = {}
+
+    def retry(**kwargs):
+        retried.update(kwargs)
+        return Retry()
+
+    monkeypatch.setattr(run_job_item, "retry", retry)
+    run_job_item.push_request(retries=2, called_directly=False)
+    try:
+        with instant_retries(), inject(iam, "CreateUser", "Throttling", times=100):
+            with pytest.raises(Retry):
+                run_job_item.run(item.id)
+    finally:
+        run_job_item.pop_request()
+    item.refresh_from_db()
+    assert (item.status, item.error_code) == ("queued", "Throttling")
+    assert isinstance(retried["exc"], Exception)
+    assert 0 <= retried["countdown"] <= RETRY_BACKOFF * 2**2
+    run_job_item.run(item.id)  # the retry: resumes and finishes
+    item.refresh_from_db()
+    assert (item.status, item.attempts) == ("done", 2)
+
+
+def test_it_fails_an_item_when_the_retries_are_spent(iam, operator) -> None:
+    job = _start(operator, UserPlan(user_name="ann"))
+    item = job.items.get()
+    run_job_item.push_request(retries=MAX_RETRIES, called_directly=False)
+    try:
+        with instant_retries(), inject(iam, "CreateUser", "Throttling", times=100):
+            run_job_item.run(item.id)
+    finally:
+        run_job_item.pop_request()
+    item.refresh_from_db()
+    assert (item.status, item.error_code) == ("failed", "Throttling")
+
+
+# --- Progress and Vault ----------------------------------------------------------------------
+
+
+def test_it_records_each_attempt_of_a_step_and_beats_the_heartbeat(iam, operator) -> None:
+    job = _start(operator, UserPlan(user_name="ann"))
+    item = job.items.get()
+    progress = jobs.ItemProgress(item)
+    assert not progress.is_done("CreateUser") and progress.started_at("CreateUser") is None
+    progress.start("CreateUser")
+    first = progress.started_at("CreateUser")
+    progress.fail("CreateUser", AccessDenied("AccessDenied", "No", request_id="r-1"))
+    progress.start("CreateUser")
+    assert progress.started_at("CreateUser") > first
+    progress.succeed("CreateAccessKey", access_key_id="AKIAEXAMPLE")
+    item.refresh_from_db()
+    assert [(s["step"], s["status"]) for s in item.steps] == [
+        ("CreateUser", "failed"), ("CreateUser", "started"), ("CreateAccessKey", "done"),
+    ]
+    assert item.steps[0]["request_id"] == "r-1"
+    assert item.access_key_id == "AKIAEXAMPLE" and item.heartbeat_at is not None
+    assert not progress.is_done("CreateUser") and progress.is_done("CreateAccessKey")
+
+
+def test_it_keeps_secrets_add_only_in_the_store(iam, operator) -> None:
+    job = _start(operator, _both("ann", custom_password=True), custom_password=CUSTOM)
+    item = job.items.get()
+    vault = jobs.ItemVault(job, item)
+    assert vault.password() is None and vault.held_access_key_id() is None
+    vault.keep_password("first-Passw0rd!")
+    vault.keep_password("second-Passw0rd!")
+    vault.keep_access_key("AKIAFIRST", "secret/one+")
+    vault.keep_access_key("AKIASECOND", "secret/two+")
+    assert vault.password() == "first-Passw0rd!"
+    assert vault.held_access_key_id() == "AKIAFIRST"
+    assert vault.custom_password() == CUSTOM
+    item.refresh_from_db()
+    assert item.has_password
+    JobItem.objects.update(has_password=False)  # a run killed between the store and the flag
+    assert jobs.ItemVault(job, job.items.get()).password() == "first-Passw0rd!"
+    assert job.items.get().has_password
+    credentials.discard(batch=str(job.id), items=[jobs.CUSTOM_PASSWORD_ITEM])
+    with pytest.raises(credentials.CredentialsGone):
+        vault.custom_password()
+
+
+# --- The Success page and the CSV ------------------------------------------------------------
+
+
+def test_it_shows_the_secrets_once_on_a_no_store_page(finished, operator_client) -> None:
+    secrets = _secrets(finished)
+    response = operator_client.get(reverse("users:job_credentials", args=[finished.id]))
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"] and "private" in response["Cache-Control"]
+    page = response.content.decode()
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html.unescape(page)))
+    assert (
+        "Success You successfully created the users shown below. You can view and download user security "
+        "credentials. You can also email users instructions for signing in to the AWS Management Console. This "
+        "is the last time these credentials will be available to download. However, you can create new "
+        "credentials at any time." in text
+    )
+    url = "https://123456789012.signin.aws.amazon.com/console"
+    assert f"Users with AWS Management Console access can sign-in at: {url}" in text
+    assert "IAM Users Add user" in text
+    shown = [secrets["password:ann"]["password"], secrets["access-key:ann"]["secret_access_key"],
+             secrets["access-key:bob"]["secret_access_key"]]
+    for secret in shown:
+        assert page.count(html.escape(secret)) == 1
+    assert secrets["password:ann"]["password"] == CUSTOM
+    assert page.count(">********<") == 3 and page.count(">Show<") == 3
+    assert "js/credentials.js" in page and "<script>" not in page
+
+
+def test_it_downloads_the_csv_with_the_stored_secrets_byte_exact(finished, operator_client) -> None:
+    secrets = _secrets(finished)
+    response = operator_client.get(reverse("users:job_credentials_csv", args=[finished.id]))
+    assert response.status_code == 200 and response.streaming
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"] == 'attachment; filename="credentials.csv"'
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert "no-store" in response["Cache-Control"]
+    url = "https://123456789012.signin.aws.amazon.com/console"
+    ann, bob = secrets["access-key:ann"], secrets["access-key:bob"]
+    assert b"".join(response.streaming_content).decode() == (
+        ",".join(CSV_HEADER) + "\n"
+        f"ann,{CUSTOM},{ann['access_key_id']},{ann['secret_access_key']},{url}\n"
+        f"bob,,{bob['access_key_id']},{bob['secret_access_key']},{url}\n"
+    )
+
+
+def test_it_offers_the_sign_in_email_only_to_console_users_without_a_password(finished, operator_client) -> None:
+    page = operator_client.get(reverse("users:job_credentials", args=[finished.id])).content.decode()
+    links = [html.unescape(link) for link in re.findall(r'href="(mailto:[^"]+)"', page)]
+    assert len(links) == 1
+    body = unquote(links[0])
+    assert "User name: ann" in body and "ending in 9012" in body
+    assert CUSTOM not in body and CUSTOM not in links[0] and quote(CUSTOM, safe="") not in links[0]
+
+
+def test_it_forgets_the_secrets_on_close(finished, operator_client) -> None:
+    response = operator_client.post(reverse("users:job_close", args=[finished.id]))
+    assert response.status_code == 302 and response["Location"] == reverse("users:list")
+    assert response["Clear-Site-Data"] == '"cache"'
+    assert _secrets(finished) == {}
+    finished.refresh_from_db()
+    assert finished.credentials_closed_at is not None
+    for name in ("users:job_credentials", "users:job_credentials_csv"):
+        gone = operator_client.get(reverse(name, args=[finished.id]))
+        assert gone.status_code == 410
+        assert "These credentials are no longer available." in gone.content.decode()
+        assert "no-store" in gone["Cache-Control"]
+    event = AuditEvent.objects.get(action="CloseCredentials")
+    assert CUSTOM not in json.dumps(event.parameters)
+
+
+def test_it_answers_410_for_expired_or_tampered_secrets(finished, operator_client) -> None:
+    url = reverse("users:job_credentials", args=[finished.id])
+    for name in ("password:ann", "access-key:ann", "access-key:bob"):
+        key = credentials._cache_key(str(finished.id), name)
+        cache.set(key, cache.get(key)[:-8] + "AAAAAAA=")
+    assert operator_client.get(url).status_code == 410
+    credentials.discard(batch=str(finished.id), items=["password:ann", "access-key:ann", "access-key:bob"])
+    assert operator_client.get(url).status_code == 410
+
+
+def test_it_marks_a_single_expired_secret_and_shows_the_rest(finished, operator_client) -> None:
+    credentials.discard(batch=str(finished.id), items=["access-key:bob"])
+    response = operator_client.get(reverse("users:job_credentials", args=[finished.id]))
+    assert response.status_code == 200
+    assert "No longer available" in response.content.decode()
+
+
+def test_it_hides_a_job_from_another_operator(finished, other_client) -> None:
+    for name in ("job_detail", "job_progress", "job_credentials", "job_credentials_csv"):
+        assert other_client.get(reverse(f"users:{name}", args=[finished.id])).status_code == 404
+    for name in ("job_close", "job_retry", "job_cancel"):
+        assert other_client.post(reverse(f"users:{name}", args=[finished.id])).status_code == 404
+    assert _secrets(finished) != {}
+
+
+def test_it_shows_the_secrets_only_to_the_session_that_started_the_job(finished, operator) -> None:
+    again = Client()
+    again.force_login(operator)  # the same operator, signed in elsewhere
+    for name in ("users:job_credentials", "users:job_credentials_csv"):
+        assert again.get(reverse(name, args=[finished.id])).status_code == 404
+    page = again.get(reverse("users:job_detail", args=[finished.id])).content.decode()
+    assert 'data-forward="false"' in page and 'data-testid="credentials-link"' not in page
+
+
+def test_it_refuses_the_actions_to_a_viewer(finished, viewer_client) -> None:
+    for name in ("job_close", "job_retry", "job_cancel"):
+        assert viewer_client.post(reverse(f"users:{name}", args=[finished.id])).status_code == 403
+    assert _secrets(finished) != {}
+
+
+def test_it_changes_nothing_on_a_get_to_an_action(finished, operator_client) -> None:
+    for name in ("job_close", "job_retry", "job_cancel"):
+        assert operator_client.get(reverse(f"users:{name}", args=[finished.id])).status_code == 405
+    assert _secrets(finished) != {}
+
+
+def test_it_requires_the_csrf_token_on_close(finished, operator) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(operator)
+    assert client.post(reverse("users:job_close", args=[finished.id])).status_code == 403
+    assert _secrets(finished) != {}
+
+
+# --- The progress page, Retry and Cancel -----------------------------------------------------
+
+
+def test_it_reports_progress_as_json(iam, operator, operator_client) -> None:
+    job = _start(operator, UserPlan(user_name="ann"), UserPlan(user_name="bob"))
+    url = reverse("users:job_progress", args=[job.id])
+    data = operator_client.get(url).json()
+    assert (data["queued"], data["done"], data["percent"], data["finished"]) == (2, 0, 0, False)
+    run_job_item.run(job.items.first().id)
+    data = operator_client.get(url).json()
+    assert (data["queued"], data["done"], data["percent"], data["finished"]) == (1, 1, 50, False)
+    assert [item["status"] for item in data["items"]] == ["done", "queued"]
+
+
+def test_it_shows_what_was_done_and_what_was_not_for_a_failed_user(iam, operator, operator_client) -> None:
+    plan = _both("ann", groups=("missing",), policy_arns=("arn:aws:iam::aws:policy/ReadOnlyAccess",))
+    job = _start(operator, plan, client=operator_client)
+    _run(job)
+    response = operator_client.get(reverse("users:job_detail", args=[job.id]))
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert 'data-finished="true"' in page and "js/job_progress.js" in page and "<script>" not in page
+    steps = re.findall(r'data-step-status="([a-z ]+)"', page)
+    assert steps == ["done", "done", "failed", "not run", "not run"]
+    assert "NoSuchEntity" in page and "missing" in page
+    assert 'data-testid="job-retry"' in page and 'data-testid="job-cancel"' not in page
+    assert reverse("users:job_credentials", args=[job.id]) in page  # ann's password is retrievable
+
+
+def test_it_moves_a_finished_job_on_to_its_success_page(finished, operator_client) -> None:
+    page = operator_client.get(reverse("users:job_detail", args=[finished.id])).content.decode()
+    assert 'data-finished="true" data-forward="true"' in page
+    assert 'data-testid="credentials-link"' in page  # without JavaScript, a link
+    operator_client.post(reverse("users:job_close", args=[finished.id]))
+    page = operator_client.get(reverse("users:job_detail", args=[finished.id])).content.decode()
+    assert 'data-forward="false"' in page and 'data-testid="credentials-link"' not in page
+
+
+def test_it_polls_while_the_job_runs_and_offers_cancel(iam, operator, operator_client) -> None:
+    job = _start(operator, UserPlan(user_name="ann"))
+    page = operator_client.get(reverse("users:job_detail", args=[job.id])).content.decode()
+    assert 'data-finished="false"' in page
+    assert f'data-progress-url="{reverse("users:job_progress", args=[job.id])}"' in page
+    assert f'data-credentials-url="{reverse("users:job_credentials", args=[job.id])}"' in page
+    assert 'data-testid="job-cancel"' in page and 'data-testid="job-retry"' not in page
+
+
+def test_it_retries_only_the_failed_items_and_finishes_them(iam, operator, operator_client) -> None:
+    job = _start(operator, _both("ann", groups=("devs",)), _both("bob"))
+    _run(job)
+    ann, bob = job.items.all()
+    assert (ann.status, bob.status) == ("failed", "done")
+    iam.create_group("devs")
+    response = operator_client.post(reverse("users:job_retry", args=[job.id]))
+    assert response.status_code == 302
+    ann.refresh_from_db()
+    assert (ann.status, ann.error_code) == ("queued", "")
+    job.refresh_from_db()
+    assert job.finished_at is None
+    _run(job)
+    ann.refresh_from_db()
+    bob.refresh_from_db()
+    assert (ann.status, ann.attempts, bob.attempts) == ("done", 2, 1)
+    assert [(s["step"], s["status"]) for s in ann.steps][-3:] == [
+        ("AddUserToGroup:devs", "failed"), ("AddUserToGroup:devs", "done"), ("CreateAccessKey", "done"),
+    ]
+    assert [g.name for g in iam.list_groups_for_user("ann")] == ["devs"]
+    assert len(iam.list_access_keys("ann")) == 1 and len(iam.list_access_keys("bob")) == 1
+    job.refresh_from_db()
+    assert job.finished_at is not None
+
+
+def test_it_cancels_queued_items_without_touching_iam(iam, operator, operator_client) -> None:
+    job = _start(operator, UserPlan(user_name="ann"), UserPlan(user_name="bob"))
+    response = operator_client.post(reverse("users:job_cancel", args=[job.id]))
+    assert response.status_code == 302
+    _run(job)  # the messages still arrive
+    assert list(job.items.values_list("status", flat=True)) == ["cancelled", "cancelled"]
+    assert iam.list_users() == []
+    job.refresh_from_db()
+    assert job.cancelled_at is not None and job.finished_at is not None
+
+
+# --- The sweeper -----------------------------------------------------------------------------
+
+
+def test_it_requeues_stale_running_items_and_leaves_live_ones(iam, operator, monkeypatch) -> None:
+    sent = []
+    monkeypatch.setattr(jobs, "enqueue", lambda ids: sent.extend(ids))
+    job = _start(operator, UserPlan(user_name="ann"), UserPlan(user_name="bob"), UserPlan(user_name="cy"))
+    ann, bob, cy = job.items.all()
+    long_ago = timezone.now() - timedelta(hours=1)
+    JobItem.objects.filter(pk=ann.pk).update(status=Status.RUNNING, heartbeat_at=long_ago, attempts=1)
+    JobItem.objects.filter(pk=bob.pk).update(status=Status.RUNNING, heartbeat_at=timezone.now(), attempts=1)
+    JobItem.objects.filter(pk=cy.pk).update(heartbeat_at=timezone.now())  # the job is moving
+    assert jobs.requeue_stale_items() == [ann.pk]
+    assert sent == [ann.pk]
+    assert job.items.get(pk=ann.pk).status == Status.QUEUED
+    assert job.items.get(pk=bob.pk).status == Status.RUNNING
+    run_job_item.run(ann.pk)
+    assert job.items.get(pk=ann.pk).status == Status.DONE
+
+
+def test_it_resends_the_queued_items_of_a_stalled_job(iam, operator, monkeypatch) -> None:
+    sent = []
+    monkeypatch.setattr(jobs, "enqueue", lambda ids: sent.extend(ids))
+    job = _start(operator, UserPlan(user_name="ann"))
+    assert jobs.requeue_stale_items() == []  # just created: its message may be on its way
+    Job.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(hours=1))
+    assert jobs.requeue_stale_items() == [job.items.get().pk]
+
+
+def test_it_fails_an_item_that_keeps_killing_its_worker(iam, operator, monkeypatch) -> None:
+    monkeypatch.setattr(jobs, "enqueue", lambda ids: None)
+    job = _start(operator, UserPlan(user_name="ann"))
+    JobItem.objects.update(status=Status.RUNNING, heartbeat_at=timezone.now() - timedelta(hours=1),
+                           attempts=jobs.MAX_ATTEMPTS)
+    assert jobs.requeue_stale_items() == []
+    item = job.items.get()
+    assert (item.status, item.error_code) == (Status.FAILED, "WorkerLost")
+    job.refresh_from_db()
+    assert job.finished_at is not None
+
+
+def test_it_starts_one_sweeper_chain_per_worker_start(db, monkeypatch) -> None:
+    scheduled = []
+    monkeypatch.setattr(sweep_stale_items, "apply_async", lambda **kwargs: scheduled.append(kwargs))
+    start_sweeper()
+    chain = scheduled[-1]["kwargs"]["chain"]
+    assert sweep_stale_items.run(chain=chain) == 0
+    assert scheduled[-1] == {"kwargs": {"chain": chain}, "countdown": 60}
+    start_sweeper()  # a newer worker: the old chain stops
+    before = len(scheduled)
+    sweep_stale_items.run(chain=chain)
+    assert len(scheduled) == before
+
+
+def test_it_keeps_the_task_limits_inside_the_broker_visibility_timeout(settings) -> None:
+    visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600)
+    assert run_job_item.time_limit < visibility and run_job_item.retry_backoff_max < visibility
+    assert run_job_item.soft_time_limit < run_job_item.time_limit < jobs.stale_after().total_seconds()
+    assert (run_job_item.retry_backoff, run_job_item.retry_jitter, run_job_item.max_retries) == (2, True, MAX_RETRIES)
+    conf = run_job_item.app.conf
+    assert conf.task_acks_late and conf.task_reject_on_worker_lost and conf.worker_prefetch_multiplier == 1

@@ -1,0 +1,173 @@
+"""Views of a job: its progress page, the progress JSON, the Success (credentials) page, the
+credentials CSV, and the Close, Retry and Cancel actions.
+
+A job is its operator's alone: anyone else gets 404; its credentials are the session's that
+started it (`jobs.start_job(session=...)`). The pages that carry secrets are
+`never_cache` (no-store, private) and answer 410 once the secrets are gone (Close, expiry,
+tampering), never 500 (RELIABILITY.md §2.5).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.http import content_disposition_header
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_variables
+from django.views.decorators.http import require_GET, require_POST
+
+from . import credentials, jobs
+from .exports import credentials_csv
+from .models import Job, JobItem
+from .provisioning import UserPlan
+from .roles import CHANGE_IAM
+
+
+def _job_for(request: HttpRequest, job_id: uuid.UUID) -> Job:
+    """The job, if it is the requesting operator's; else 404 (never 403: ids are not hints)."""
+    return get_object_or_404(Job, pk=job_id, operator_id=request.user.pk)
+
+
+def job_queue_unavailable(request: HttpRequest, *, created: bool = True) -> HttpResponse:
+    """503 page for `jobs.JobQueueUnavailable` (the wizard's done() uses it too)."""
+    outcome = "nothing was created" if created else "nothing was changed"
+    return render(request, "users/jobs/queue_unavailable.html", {"outcome": outcome}, status=503)
+
+
+def _gone(request: HttpRequest) -> HttpResponse:
+    return render(request, "users/jobs/credentials_gone.html", status=410)
+
+
+@require_GET
+@never_cache
+def job_detail(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    job = _job_for(request, job_id)
+    counts = jobs.job_counts(job)
+    items = [(item, _step_rows(item)) for item in job.items.all()]
+    readable = not job.credentials_closed_at and jobs.is_bound_to_session(request.session, job)
+    has_credentials = readable and any(
+        item.status == JobItem.Status.DONE or item.has_password or item.access_key_id for item, _ in items
+    )
+    # A job that ended well moves on to its Success page, even if it ended before this page
+    # loaded, as long as its secrets may still be there (finished_at lags the last item a bit).
+    ttl = timedelta(seconds=settings.CREDENTIALS_TTL)
+    fresh = job.finished_at is None or timezone.now() - job.finished_at < ttl
+    forward = counts.all_done and has_credentials and fresh
+    context = {"job": job, "counts": counts, "items": items, "has_credentials": has_credentials, "forward": forward}
+    return render(request, "users/jobs/detail.html", context)
+
+
+@require_GET
+@never_cache
+def job_progress(request: HttpRequest, job_id: uuid.UUID) -> JsonResponse:
+    job = _job_for(request, job_id)
+    data: dict[str, Any] = jobs.job_counts(job).as_dict()
+    data["items"] = [
+        {"id": pk, "status": status, "label": JobItem.Status(status).label}
+        for pk, status in job.items.values_list("id", "status")
+    ]
+    return JsonResponse(data)
+
+
+@require_GET
+@never_cache
+@sensitive_variables("lines", "context")
+def job_credentials(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    job = _job_for(request, job_id)
+    lines = _lines_or_none(job, request)
+    if lines is None:
+        return _gone(request)
+    context = {
+        "job": job,
+        "lines": lines,
+        "show_password": any(line.item.has_password or line.console_access for line in lines),
+        "show_access_key": any(line.access_key_id for line in lines),
+        "show_email": any(line.email_link for line in lines),
+        "pending": jobs.job_counts(job).is_finished is False,
+    }
+    return render(request, "users/jobs/credentials.html", context)
+
+
+@require_GET
+@never_cache
+@sensitive_variables("lines", "rows")
+def job_credentials_csv(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    job = _job_for(request, job_id)
+    lines = _lines_or_none(job, request)
+    if lines is None:
+        return _gone(request)
+    rows = [line.csv_row() for line in lines]
+    response = StreamingHttpResponse(credentials_csv(rows, job.sign_in_url), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename="credentials.csv")
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@require_POST
+@permission_required(CHANGE_IAM, raise_exception=True)
+@never_cache
+def job_close(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    job = _job_for(request, job_id)
+    jobs.close_credentials(job, operator=request.user)
+    messages.info(request, "The new users' credentials are closed and can no longer be retrieved.")
+    response = redirect("users:list")
+    response["Clear-Site-Data"] = '"cache"'
+    return response
+
+
+@require_POST
+@permission_required(CHANGE_IAM, raise_exception=True)
+def job_retry(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    job = _job_for(request, job_id)
+    try:
+        count = jobs.retry_failed(job)
+    except jobs.JobQueueUnavailable:
+        return job_queue_unavailable(request, created=False)
+    if count:
+        messages.info(request, f"Retrying {count} user{'s' if count != 1 else ''} from the failed step.")
+    return redirect("users:job_detail", job_id=job.id)
+
+
+@require_POST
+@permission_required(CHANGE_IAM, raise_exception=True)
+def job_cancel(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    job = _job_for(request, job_id)
+    count = jobs.cancel(job)
+    messages.info(request, f"Cancelled {count} user{'s' if count != 1 else ''} not started yet.")
+    return redirect("users:job_detail", job_id=job.id)
+
+
+def _lines_or_none(job: Job, request: HttpRequest) -> list[jobs.CredentialsLine] | None:
+    """The credentials lines, or None when they are gone (410); another operator's, or the same
+    operator's in another session than the one that started the job: 404."""
+    if not jobs.is_bound_to_session(request.session, job):
+        raise Http404("No such job")
+    try:
+        return jobs.read_credentials(job, operator_id=request.user.pk)
+    except credentials.NotYours:
+        raise Http404("No such job") from None
+    except credentials.CredentialsGone:
+        return None
+
+
+def _step_rows(item: JobItem) -> list[dict[str, Any]]:
+    """Each planned step with its latest attempt: "done", "failed", "started" or "not run"."""
+    latest: dict[str, dict[str, Any]] = {}
+    for entry in item.steps:
+        latest[entry["step"]] = entry
+    rows = []
+    for step in UserPlan.from_json(item.plan).step_names():
+        operation, _, argument = step.partition(":")
+        entry = latest.get(step, {})
+        row = {"operation": operation, "argument": argument, "status": entry.get("status", "not run")}
+        row.update({key: entry.get(key, "") for key in ("error_code", "error_message", "request_id")})
+        rows.append(row)
+    return rows

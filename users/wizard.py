@@ -1,0 +1,259 @@
+"""The Add user wizard: Set user details → Set permissions → Add tags → Review → create.
+
+Built on django-formtools' SessionWizardView, which gives the step machinery the AWS
+console has (per-step validation, Previous/Next, everything re-validated before `done()`)
+with its state in the server-side session. Two repairs the library needs here:
+- the custom password never sits in the session in clear: `process_step` replaces it
+  with a sealed (encrypted, expiring) token before formtools stores the step data;
+- Previous keeps what was typed on the current step (AWS behaviour), where formtools
+  would drop it.
+Creation itself is a job (users/jobs.py): `done()` plans, starts the job and redirects to
+its progress page, which moves on to the credentials once the users exist.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from functools import cached_property
+from typing import Any
+
+from django.contrib import messages
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect
+from formtools.wizard.views import SessionWizardView
+
+from . import credentials, jobs
+from .forms import (
+    ACCESS_CONSOLE,
+    ACCESS_PROGRAMMATIC,
+    DetailsForm,
+    NewGroupForm,
+    PermissionsForm,
+    ReviewForm,
+    TagFormSet,
+)
+from .gateway import IamError, IamGateway, PasswordPolicy
+from .job_views import job_queue_unavailable
+from .models import Job
+from .provisioning import CHANGE_PASSWORD_POLICY_ARN, UserPlan, copy_permissions, needs_change_password_policy
+
+STEPS = [
+    ("details", DetailsForm),
+    ("permissions", PermissionsForm),
+    ("tags", TagFormSet),
+    ("review", ReviewForm),
+]
+SUBMISSION_SECONDS = 60  # how long a repeated Create of the same wizard data is recognised
+SUBMISSION_WAIT_SECONDS = 5  # how long the repeat waits for the first request's job
+
+STEP_TITLES = {
+    "details": "Set user details",
+    "permissions": "Set permissions",
+    "tags": "Add tags (optional)",
+    "review": "Review",
+}
+
+
+def build_plans(details: dict[str, Any], permissions: dict[str, Any], tags: tuple[tuple[str, str], ...],
+                password_policy: PasswordPolicy) -> list[UserPlan]:
+    """One plan per user name; every user of a pass shares the same settings."""
+    console = ACCESS_CONSOLE in details["access_type"]
+    reset = console and details["require_password_reset"]
+    copied = permissions["copied"]
+    boundary = permissions["boundary_policy"] or (copied.permissions_boundary if copied else None)
+    return [
+        UserPlan(
+            user_name=name,
+            console_access=console,
+            custom_password=console and details["console_password"] == "custom",
+            password_reset_required=reset,
+            programmatic_access=ACCESS_PROGRAMMATIC in details["access_type"],
+            attach_change_password=needs_change_password_policy(
+                console_access=console, reset_required=reset, policy=password_policy
+            ),
+            groups=tuple(copied.groups if copied else permissions["groups"]),
+            policy_arns=tuple(copied.policy_arns if copied else permissions["policies"]),
+            inline_policies=tuple(copied.inline_policies) if copied else (),
+            permissions_boundary=boundary,
+            tags=tags,
+        )
+        for name in details["user_names"]
+    ]
+
+
+class AddUserWizard(SessionWizardView):
+    form_list = STEPS
+
+    def get_template_names(self) -> list[str]:
+        return [f"users/wizard/{self.steps.current}.html"]
+
+    @cached_property
+    def gateway(self) -> IamGateway:
+        return IamGateway.from_settings(operator=self.request.user)
+
+    @cached_property
+    def password_policy(self) -> PasswordPolicy:
+        return self.gateway.get_password_policy()
+
+    def _change_password_slot(self) -> bool:
+        details = self.get_cleaned_data_for_step("details")
+        if not details:
+            return False
+        console = ACCESS_CONSOLE in details["access_type"]
+        return needs_change_password_policy(
+            console_access=console, reset_required=console and details["require_password_reset"],
+            policy=self.password_policy,
+        )
+
+    def get_form_kwargs(self, step: str | None = None) -> dict[str, Any]:
+        if step == "details":
+            names = [user.name for user in self.gateway.user_index()]
+            return {"existing_names": names, "password_policy": self.password_policy}
+        if step == "permissions":
+            return {
+                "groups": self.gateway.group_index(),
+                "users": self.gateway.user_index(),
+                "policies": self.gateway.policy_index(),
+                "change_password_slot": self._change_password_slot(),
+                "copy_permissions": lambda source: copy_permissions(self.gateway, source),
+            }
+        return {}
+
+    def process_step(self, form: Any) -> QueryDict:
+        """Keep step data as formtools does, but with a custom password sealed."""
+        data = super().process_step(form)
+        if self.steps.current == "details" and form.cleaned_data.get("password"):
+            data = data.copy()
+            data[form.add_prefix("custom_password")] = ""
+            data[form.add_prefix("sealed_password")] = credentials.seal(form.cleaned_data["password"])
+        return data
+
+    def render_goto_step(self, goto_step: str, **kwargs: Any) -> HttpResponse:
+        """Previous (or a step link on Review) keeps what is valid on the current step."""
+        form = self.get_form(data=self.request.POST, files=self.request.FILES)
+        if form.is_valid():
+            self.storage.set_step_data(self.steps.current, self.process_step(form))
+        return super().render_goto_step(goto_step, **kwargs)
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if self.steps.current == "permissions" and "create_group" in request.POST:
+            return self._create_group()
+        return super().post(request, *args, **kwargs)
+
+    def _create_group(self) -> HttpResponse:
+        """The Create group dialog: create it in IAM, then show step 2 again with the new
+        group selected and everything else as it was."""
+        policies = self.gateway.policy_index()
+        new_group = NewGroupForm(
+            self.request.POST, prefix="new_group",
+            existing_groups=[group.name for group in self.gateway.group_index()], policies=policies,
+        )
+        selected = self.request.POST.getlist(self.get_form_prefix() + "-groups")
+        if new_group.is_valid():
+            name = new_group.cleaned_data["name"]
+            try:
+                self.gateway.create_group(name)
+                for arn in new_group.cleaned_data["policies"]:
+                    self.gateway.attach_group_policy(name, arn)
+            except IamError as error:
+                new_group.add_error(None, f"IAM refused: {error.message or error.code}")
+            else:
+                messages.success(self.request, f"User group {name} created.")
+                selected.append(name)
+                new_group = NewGroupForm(prefix="new_group", existing_groups=(), policies=policies)
+        form = self.get_form(data=self._permissions_data(selected))
+        return self.render(form, new_group=new_group)
+
+    def _permissions_data(self, selected_groups: list[str]) -> QueryDict:
+        data = self.request.POST.copy()
+        data.setlist(self.get_form_prefix() + "-groups", selected_groups)
+        data[self.get_form_prefix() + "-option"] = "group"
+        return data
+
+    def get_context_data(self, form: Any, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(form=form, **kwargs)
+        context["step_titles"] = STEP_TITLES
+        if self.steps.current == "details":
+            context["password_requirements"] = form.password_requirements
+        if self.steps.current == "permissions":
+            policies = self.gateway.policy_index()
+            context.setdefault(
+                "new_group",
+                NewGroupForm(prefix="new_group", existing_groups=(), policies=policies),
+            )
+            context["change_password_arn"] = CHANGE_PASSWORD_POLICY_ARN
+        if self.steps.current == "review":
+            context.update(self._review_context())
+        return context
+
+    def _review_context(self) -> dict[str, Any]:
+        details = self.get_cleaned_data_for_step("details")
+        permissions = self.get_cleaned_data_for_step("permissions")
+        tags = self.get_form("tags", data=self.storage.get_step_data("tags"))
+        if not (details and permissions and tags.is_valid()):
+            return {}
+        plans = build_plans(details, permissions, tags.tags, self.password_policy)
+        policy_types = {policy.arn: policy for policy in self.gateway.policy_index()}
+        return {
+            "details": details,
+            "plans": plans,
+            "plan": plans[0],
+            "policy_types": policy_types,
+            "summary": _permissions_summary(plans[0], policy_types),
+            "cli": [command for plan in plans for command in plan.cli_commands()],
+        }
+
+    def done(self, form_list: Any, form_dict: dict[str, Any], **kwargs: Any) -> HttpResponse:
+        # A double-clicked Create sends the same wizard data twice, before either request has
+        # reset it: only the first starts a job, the second goes to that job's page.
+        submission = "add-user:" + hashlib.sha256(
+            f"{self.request.session.session_key}:{json.dumps(self.storage.data, sort_keys=True, default=str)}".encode()
+        ).hexdigest()
+        if not cache.add(submission, "", SUBMISSION_SECONDS):
+            return self._already_submitted(submission)
+        details = form_dict["details"].cleaned_data
+        plans = build_plans(details, form_dict["permissions"].cleaned_data, form_dict["tags"].tags,
+                            self.password_policy)
+        try:
+            job = jobs.start_job(
+                operator=self.request.user,
+                source=Job.Source.WIZARD,
+                plans=plans,
+                custom_password=details.get("password") if details["console_password"] == "custom" else None,
+                session=self.request.session,
+            )
+        except jobs.JobQueueUnavailable:
+            cache.delete(submission)
+            return job_queue_unavailable(self.request)
+        cache.set(submission, str(job.id), SUBMISSION_SECONDS)
+        return redirect("users:job_detail", job_id=job.id)
+
+    def _already_submitted(self, submission: str) -> HttpResponse:
+        deadline = time.monotonic() + SUBMISSION_WAIT_SECONDS
+        while not (job_id := cache.get(submission)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if job := Job.objects.filter(pk=job_id or None, operator=self.request.user).first():
+            # Both requests save the session; bind here too so that neither save loses it.
+            jobs.bind_to_session(self.request.session, job)
+            return redirect("users:job_detail", job_id=job.id)
+        messages.info(self.request, "These users are already being created.")
+        return redirect("users:list")
+
+
+def _permissions_summary(plan: UserPlan, policies: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """The Review page's "Permissions summary": (Name, Type, Used as) rows."""
+    rows = [(group, "Group", "Permissions group") for group in plan.groups]
+    arns = ([CHANGE_PASSWORD_POLICY_ARN] if plan.attach_change_password else []) + list(plan.policy_arns)
+    for arn in arns:
+        policy = policies.get(arn)
+        name = policy.name if policy else arn.rsplit("/", 1)[-1]
+        rows.append((name, policy.policy_type if policy else "Managed policy", "Permissions policy"))
+    rows += [(name, "Customer inline", "Permissions policy") for name, _ in plan.inline_policies]
+    if plan.permissions_boundary:
+        policy = policies.get(plan.permissions_boundary)
+        name = policy.name if policy else plan.permissions_boundary.rsplit("/", 1)[-1]
+        rows.append((name, policy.policy_type if policy else "Managed policy", "Permissions boundary"))
+    return rows
