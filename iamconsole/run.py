@@ -12,6 +12,7 @@ and every child process read REDIS_URL from the environment.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import os
 import signal
@@ -59,7 +60,7 @@ def echo(stream: IO[str], prefix: str) -> None:
 
 def start_embedded(port: int, snapshot: str) -> subprocess.Popen[str]:
     """Start the embedded moto server and wait for its ready line."""
-    process = subprocess.Popen(
+    process = spawn(
         [sys.executable, "-m", "users.embedded", "--port", str(port), "--snapshot", snapshot],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -106,15 +107,23 @@ def interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def spawn(command: list[str], **options: object) -> subprocess.Popen[str]:
+    """A child in its own process group, so that stopping it stops its own children too
+    (gunicorn's and Celery's workers) and Ctrl-C reaches only us: we stop them in order."""
+    return subprocess.Popen(command, start_new_session=True, **options)  # type: ignore[call-overload]
+
+
 def stop(processes: list[subprocess.Popen[str]]) -> None:
     for process in reversed(processes):
         if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
+            process.terminate()  # the leader shuts its own workers down gracefully
     for process in reversed(processes):
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            process.kill()
+            pass
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # whatever of its group is left
 
 
 def main() -> None:
@@ -142,6 +151,8 @@ def main() -> None:
 
     processes: list[subprocess.Popen[str]] = []
     signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGHUP, interrupt)
+    signal.signal(signal.SIGINT, interrupt)  # even when started with SIGINT ignored (in the background)
     try:
         if settings.IAM_BACKEND == "embedded":
             if port_in_use("127.0.0.1", settings.EMBEDDED_IAM_PORT):
@@ -149,10 +160,10 @@ def main() -> None:
             processes.append(start_embedded(settings.EMBEDDED_IAM_PORT, str(settings.EMBEDDED_IAM_SNAPSHOT)))
         worker = [sys.executable, "-m", "celery", "-A", "iamconsole", "worker", "--loglevel", "INFO",
                   "--concurrency", os.environ.get("WORKER_CONCURRENCY", "2"), "--without-gossip", "--without-mingle"]
-        processes.append(subprocess.Popen(worker))
+        processes.append(spawn(worker))
         web = [sys.executable, "-m", "gunicorn", "iamconsole.wsgi", "--bind", f"{args.host}:{args.port}",
-               "--workers", "2", "--threads", "4"]
-        processes.append(subprocess.Popen(web))
+               "--workers", "2", "--threads", "4", "--graceful-timeout", "5"]
+        processes.append(spawn(web))
         if not wait_for_http(f"{url}/health/", 30):
             raise SystemExit("The web server did not start; see its output above.")
         account_id = probe_worker(60)
