@@ -209,10 +209,6 @@ class DetailsForm(forms.Form):
             self.add_error("custom_password", problem)
         data["password"] = password
 
-    @property
-    def console_access(self) -> bool:
-        return ACCESS_CONSOLE in self.cleaned_data["access_type"]
-
 
 class PermissionsForm(forms.Form):
     """Step 2 — Set permissions: one of three options, and an optional permissions boundary."""

@@ -201,26 +201,20 @@ def _translated(operation: str, client: BaseClient, params: Mapping[str, Any]) -
 # --- Call counter --------------------------------------------------------------------------
 
 
-class CallCounter:
-    """IAM/STS API operations (`by_operation`) and HTTP attempts, retries included
-    (`attempts_by_operation`), made by the gateway's clients in every thread of this process."""
+class _Counts:
+    """Calls (`by_operation`) and HTTP attempts, retries included (`attempts_by_operation`),
+    from a pair of counters that subclasses provide."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._calls: Counter[str] = Counter()
-        self._attempts: Counter[str] = Counter()
-
-    def snapshot(self) -> tuple[Counter[str], Counter[str]]:
-        with self._lock:
-            return Counter(self._calls), Counter(self._attempts)
+    def _counters(self) -> tuple[Counter[str], Counter[str]]:
+        raise NotImplementedError
 
     @property
     def by_operation(self) -> Counter[str]:
-        return self.snapshot()[0]
+        return self._counters()[0]
 
     @property
     def attempts_by_operation(self) -> Counter[str]:
-        return self.snapshot()[1]
+        return self._counters()[1]
 
     @property
     def total(self) -> int:
@@ -229,6 +223,20 @@ class CallCounter:
     @property
     def attempts(self) -> int:
         return self.attempts_by_operation.total()
+
+
+class CallCounter(_Counts):
+    """IAM/STS API operations and HTTP attempts made by the gateway's clients in every thread
+    of this process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._calls: Counter[str] = Counter()
+        self._attempts: Counter[str] = Counter()
+
+    def _counters(self) -> tuple[Counter[str], Counter[str]]:
+        with self._lock:
+            return Counter(self._calls), Counter(self._attempts)
 
     def reset(self) -> None:
         with self._lock:
@@ -264,36 +272,20 @@ class CallCounter:
         )
 
 
-class Measurement:
+class Measurement(_Counts):
     """What a `CallCounter` counted between the start of a `measure()` block and its end."""
 
     def __init__(self, counter: CallCounter) -> None:
         self._counter = counter
-        self._start = counter.snapshot()
+        self._start = counter._counters()
         self._end: tuple[Counter[str], Counter[str]] | None = None
 
     def stop(self) -> None:
-        self._end = self._counter.snapshot()
+        self._end = self._counter._counters()
 
-    def _delta(self, index: int) -> Counter[str]:
-        end = self._end or self._counter.snapshot()
-        return end[index] - self._start[index]
-
-    @property
-    def by_operation(self) -> Counter[str]:
-        return self._delta(0)
-
-    @property
-    def attempts_by_operation(self) -> Counter[str]:
-        return self._delta(1)
-
-    @property
-    def total(self) -> int:
-        return self.by_operation.total()
-
-    @property
-    def attempts(self) -> int:
-        return self.attempts_by_operation.total()
+    def _counters(self) -> tuple[Counter[str], Counter[str]]:
+        end = self._end or self._counter._counters()
+        return end[0] - self._start[0], end[1] - self._start[1]
 
 
 CALLS = CallCounter()

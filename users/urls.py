@@ -1,5 +1,6 @@
 from django.contrib.auth.decorators import permission_required
 from django.urls import path
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import RedirectView
 
 from . import views
@@ -13,7 +14,10 @@ urlpatterns = [
     path("users/", views.user_list, name="list"),
     path(
         "users/create/",
-        permission_required(CHANGE_IAM, raise_exception=True)(AddUserWizard.as_view()),
+        # Error reports must not show a typed custom password.
+        sensitive_post_parameters("details-custom_password")(
+            permission_required(CHANGE_IAM, raise_exception=True)(AddUserWizard.as_view())
+        ),
         name="create",
     ),
     # IAM user names may hold + = , . @ _ - : the default str converter takes them all.
