@@ -216,11 +216,23 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 else:
-    # Above the longest task and its retry backoff (RELIABILITY.md §2.6).
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", 3600)}
+    # Above the longest task and its retry backoff (RELIABILITY.md §2.6), in each place Celery
+    # reads it (the shortest wins).
+    CELERY_VISIBILITY_TIMEOUT = envint("CELERY_VISIBILITY_TIMEOUT", 3600)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+    CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Worker processes: IAM calls wait on the network, so more than the cores (8 hides a 50 ms
+# round trip; see docs/PERFORMANCE.md). `celery worker --concurrency` overrides it.
+CELERY_WORKER_CONCURRENCY = envint("CELERY_WORKER_CONCURRENCY", 8)
+# On a warm shutdown, running tasks get this long to finish before they are requeued.
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = 10.0
+# Jobs (users/jobs.py, users/tasks.py): a RUNNING item whose heartbeat is older than
+# JOB_ITEM_STALE_SECONDS lost its worker; the sweeper looks every JOB_SWEEP_SECONDS.
+JOB_ITEM_STALE_SECONDS = envint("JOB_ITEM_STALE_SECONDS", 6 * 60)
+JOB_SWEEP_SECONDS = envint("JOB_SWEEP_SECONDS", 60)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

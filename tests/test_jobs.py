@@ -459,7 +459,7 @@ def test_it_polls_while_the_job_runs_and_offers_cancel(iam, operator, operator_c
     job = _start(operator, UserPlan(user_name="ann"))
     page = operator_client.get(reverse("users:job_detail", args=[job.id])).content.decode()
     assert 'data-finished="false"' in page
-    assert f'data-progress-url="{reverse("users:job_progress", args=[job.id])}"' in page
+    assert f'data-progress-url="{reverse("users:job_progress", args=[job.id])}?page=1"' in page
     assert f'data-credentials-url="{reverse("users:job_credentials", args=[job.id])}"' in page
     assert 'data-testid="job-cancel"' in page and 'data-testid="job-retry"' not in page
 
@@ -561,3 +561,81 @@ def test_it_keeps_the_task_limits_inside_the_broker_visibility_timeout(settings)
     assert (run_job_item.retry_backoff, run_job_item.retry_jitter, run_job_item.max_retries) == (2, True, MAX_RETRIES)
     conf = run_job_item.app.conf
     assert conf.task_acks_late and conf.task_reject_on_worker_lost and conf.worker_prefetch_multiplier == 1
+
+
+# --- Bulk-sized jobs -------------------------------------------------------------------------
+
+
+def test_it_reads_the_password_policy_once_per_job(iam, operator) -> None:
+    from users.gateway import CALLS
+
+    job = _start(operator, *(UserPlan(user_name=f"u{i}", console_access=True) for i in range(3)))
+    with CALLS.measure() as calls:
+        _run(job)
+    assert calls.by_operation["GetAccountPasswordPolicy"] == 1
+    assert calls.by_operation["CreateLoginProfile"] == 3
+
+
+def test_it_keeps_secrets_an_hour_while_the_job_runs_and_15_minutes_once_it_ends(
+    iam, operator, settings, redis_client
+) -> None:
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": settings.TEST_REDIS_URL}
+    }
+    job = _start(operator, UserPlan(user_name="ann", programmatic_access=True), UserPlan(user_name="bob"))
+    ann, bob = job.items.all()
+    key = f":1:{credentials._cache_key(str(job.id), jobs.access_key_item('ann'))}"
+    run_job_item.run(ann.pk)
+    assert credentials.MAX_TTL - 60 < redis_client.ttl(key) <= credentials.MAX_TTL
+    run_job_item.run(bob.pk)
+    job.refresh_from_db()
+    assert job.finished_at is not None
+    assert settings.CREDENTIALS_TTL - 60 < redis_client.ttl(key) <= settings.CREDENTIALS_TTL
+    assert jobs.credentials_expire_at(job) == job.finished_at + timedelta(seconds=settings.CREDENTIALS_TTL)
+    redis_client.delete(key)
+
+
+def test_it_lists_the_operators_jobs_with_their_counts(finished, operator_client, other_client) -> None:
+    page = operator_client.get(reverse("users:jobs")).content.decode()
+    assert reverse("users:job_detail", args=[finished.id]) in page
+    row = re.search(r'<tr data-testid="job-row">(.*?)</tr>', page, re.S).group(1)
+    cells = [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td>(.*?)</td>", row, re.S)]
+    assert cells[1:6] == ["Add user wizard", "2", "2", "0", "0"]
+    others = other_client.get(reverse("users:jobs")).content.decode()
+    assert reverse("users:job_detail", args=[finished.id]) not in others
+
+
+def test_it_pages_and_filters_the_users_of_a_large_job(iam, operator, operator_client) -> None:
+    job = _start(operator, *(UserPlan(user_name=f"user{i:03d}") for i in range(130)))
+    JobItem.objects.filter(job=job, position__in=[5, 120]).update(status=Status.FAILED, error_code="LimitExceeded")
+    url = reverse("users:job_detail", args=[job.id])
+    first = operator_client.get(url).content.decode()
+    assert first.count("data-item-id=") == 100 and "user099" in first and "user100" not in first
+    assert "Page 1 of 2" in first
+    second = operator_client.get(url + "?page=2").content.decode()
+    assert second.count("data-item-id=") == 30 and "user129" in second
+    failed = operator_client.get(url + "?status=failed").content.decode()
+    assert failed.count("data-item-id=") == 2 and "user005" in failed and "user120" in failed
+    assert f'data-progress-url="{reverse("users:job_progress", args=[job.id])}?status=failed&page=1"' in failed
+    progress = operator_client.get(reverse("users:job_progress", args=[job.id]) + "?page=2").json()
+    assert len(progress["items"]) == 30 and progress["total"] == 130 and progress["failed"] == 2
+
+
+def test_it_sums_up_the_credentials_of_a_large_job_and_keeps_them_in_the_csv(iam, operator, operator_client) -> None:
+    from users.job_views import INLINE_CREDENTIALS_MAX
+
+    count = INLINE_CREDENTIALS_MAX + 1
+    job = _start(
+        operator, *(UserPlan(user_name=f"user{i:02d}", programmatic_access=True) for i in range(count)),
+        client=operator_client,
+    )
+    _run(job)
+    page = operator_client.get(reverse("users:job_credentials", args=[job.id]))
+    text = page.content.decode()
+    assert page.status_code == 200 and 'data-testid="credentials-csv-only"' in text
+    assert f"{count} users have credentials waiting" in text and f"{count} secret access keys" in text
+    secrets = _secrets(job)
+    assert not any(secret["secret_access_key"] in text for secret in secrets.values())
+    csv_text = b"".join(operator_client.get(reverse("users:job_credentials_csv", args=[job.id])).streaming_content)
+    assert all(secret["secret_access_key"].encode() in csv_text for secret in secrets.values())
+    assert len(secrets) == count

@@ -5,8 +5,8 @@ Guarantees:
 - **Encrypted.** Only Fernet ciphertext (AES-128-CBC + HMAC-SHA256) reaches the cache
   (Redis in production). The keys are derived from `settings.CREDENTIALS_KEYS`, which live in
   the environment or the state directory, never in the cache or the database.
-- **Expiring.** Every entry has a TTL (`settings.CREDENTIALS_TTL`, at most `MAX_TTL`), and the
-  expiry is also sealed into the ciphertext, so an entry a cache failed to expire is refused.
+- **Expiring.** Every entry has a TTL (at most `MAX_TTL`; `expire` can shorten it later), and
+  the expiry is also sealed into the ciphertext, so an entry a cache failed to expire is refused.
 - **Operator-bound.** The creating operator's id, the batch and the item are sealed into the
   ciphertext: another operator gets `NotYours`, a value moved to another key `CredentialsGone`.
 - **Add-only.** `put` never replaces a stored value (`SET NX`): a retried task cannot change a
@@ -88,6 +88,14 @@ def take_batch(*, batch: str, operator_id: int, items: Iterable[str]) -> dict[st
         except CredentialsGone:
             continue
     return secrets
+
+
+def expire(*, batch: str, items: Iterable[str], ttl: int) -> None:
+    """Let the secrets of these items live `ttl` more seconds (a finished job's 15 minutes),
+    never past the expiry sealed into them at `put`. Items not stored are skipped."""
+    store = caches["default"]
+    for item in items:
+        store.touch(_cache_key(batch, item), ttl)
 
 
 def discard(*, batch: str, items: Iterable[str]) -> None:

@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 from django import forms
 
-from . import credentials
+from . import credentials, imports
 from .gateway import GroupSummary, PasswordPolicy, Policy, UserSummary
 from .validators import (
+    MAX_GROUPS_PER_USER,
+    MAX_MANAGED_POLICIES_PER_USER,
     MAX_TAGS,
     SYMBOLS,
     USER_NAME_MESSAGE,
@@ -121,8 +123,6 @@ class PasswordPolicyForm(forms.Form):
 # --- The Add user wizard ------------------------------------------------------------------
 
 MAX_USERS_PER_PASS = 10  # "You can add up to 10 users at one time."
-MAX_GROUPS_PER_USER = 10
-MAX_MANAGED_POLICIES_PER_USER = 10
 SEALED_PASSWORD_MAX_AGE = 60 * 60  # the wizard's custom password, sealed in the session
 
 ACCESS_PROGRAMMATIC = "programmatic"
@@ -349,3 +349,22 @@ TagFormSet = forms.formset_factory(
 
 class ReviewForm(forms.Form):
     """Step 4 — Review: nothing to enter; submitting it creates the users."""
+
+
+class ImportForm(forms.Form):
+    """Import users: the CSV file to dry-run (users/imports.py reads it)."""
+
+    file = forms.FileField(
+        label="CSV file",
+        help_text=f"UTF-8, up to {imports.MAX_ROWS:,} users and {imports.MAX_BYTES // (1024 * 1024)} MB.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+    )
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        if upload.size > imports.MAX_BYTES:
+            raise forms.ValidationError(
+                f"The file is {upload.size / (1024 * 1024):.1f} MB. An import file can be up to "
+                f"{imports.MAX_BYTES // (1024 * 1024)} MB ({imports.MAX_ROWS:,} users)."
+            )
+        return upload

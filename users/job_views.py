@@ -16,6 +16,8 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -29,6 +31,12 @@ from .exports import credentials_csv
 from .models import Job, JobItem
 from .provisioning import UserPlan
 from .roles import CHANGE_IAM
+
+ITEMS_PER_PAGE = 100
+JOBS_PER_PAGE = 25
+# Up to this many users, the Success page shows each one's secrets; beyond, it says how many
+# are waiting and offers the CSV (a page of 5,000 passwords helps nobody).
+INLINE_CREDENTIALS_MAX = 25
 
 
 def _job_for(request: HttpRequest, job_id: uuid.UUID) -> Job:
@@ -47,34 +55,68 @@ def _gone(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
+def job_list(request: HttpRequest) -> HttpResponse:
+    """The operator's jobs, newest first, with their counts (one query a page)."""
+    counts = {status: Count("items", filter=Q(items__status=status)) for status in JobItem.Status.values}
+    rows = (
+        Job.objects.filter(operator_id=request.user.pk)
+        .annotate(total=Count("items"), **counts)
+        .order_by("-created_at")
+    )
+    page = Paginator(rows, JOBS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "users/jobs/list.html", {"page": page})
+
+
+@require_GET
 @never_cache
 def job_detail(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     job = _job_for(request, job_id)
     counts = jobs.job_counts(job)
-    items = [(item, _step_rows(item)) for item in job.items.all()]
+    status = request.GET.get("status", "")
+    page = _items_page(job, request)
+    items = [(item, _step_rows(item)) for item in page]
     readable = not job.credentials_closed_at and jobs.is_bound_to_session(request.session, job)
-    has_credentials = readable and any(
-        item.status == JobItem.Status.DONE or item.has_password or item.access_key_id for item, _ in items
-    )
+    has_credentials = readable and job.items.filter(
+        Q(status=JobItem.Status.DONE) | Q(has_password=True) | ~Q(access_key_id="")
+    ).exists()
     # A job that ended well moves on to its Success page, even if it ended before this page
     # loaded, as long as its secrets may still be there (finished_at lags the last item a bit).
     ttl = timedelta(seconds=settings.CREDENTIALS_TTL)
     fresh = job.finished_at is None or timezone.now() - job.finished_at < ttl
     forward = counts.all_done and has_credentials and fresh
-    context = {"job": job, "counts": counts, "items": items, "has_credentials": has_credentials, "forward": forward}
+    context = {
+        "job": job,
+        "counts": counts,
+        "items": items,
+        "page": page,
+        "status": status if status in JobItem.Status.values else "",
+        "statuses": JobItem.Status.choices,
+        "has_credentials": has_credentials,
+        "forward": forward,
+    }
     return render(request, "users/jobs/detail.html", context)
 
 
 @require_GET
 @never_cache
 def job_progress(request: HttpRequest, job_id: uuid.UUID) -> JsonResponse:
+    """The counts, and the status of the items on the page the browser shows (same query)."""
     job = _job_for(request, job_id)
     data: dict[str, Any] = jobs.job_counts(job).as_dict()
     data["items"] = [
-        {"id": pk, "status": status, "label": JobItem.Status(status).label}
-        for pk, status in job.items.values_list("id", "status")
+        {"id": item.pk, "status": item.status, "label": item.get_status_display()}
+        for item in _items_page(job, request)
     ]
     return JsonResponse(data)
+
+
+def _items_page(job: Job, request: HttpRequest) -> Any:
+    """One page of the job's items, in file order, optionally of one status (?status=, ?page=)."""
+    items = job.items.all()
+    status = request.GET.get("status")
+    if status in JobItem.Status.values:
+        items = items.filter(status=status)
+    return Paginator(items, ITEMS_PER_PAGE).get_page(request.GET.get("page"))
 
 
 @require_GET
@@ -92,6 +134,10 @@ def job_credentials(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
         "show_access_key": any(line.access_key_id for line in lines),
         "show_email": any(line.email_link for line in lines),
         "pending": jobs.job_counts(job).is_finished is False,
+        "inline": len(lines) <= INLINE_CREDENTIALS_MAX,
+        "passwords_waiting": sum(1 for line in lines if line.password),
+        "keys_waiting": sum(1 for line in lines if line.secret_access_key),
+        "expires_at": jobs.credentials_expire_at(job),
     }
     return render(request, "users/jobs/credentials.html", context)
 

@@ -18,8 +18,9 @@ store, users/credentials.py, under the job's id:
 Two entries per user, because the store is add-only per item. IAM user names have no ":", so
 no user's items can meet CUSTOM_PASSWORD_ITEM.
 
-Secrets expire `settings.CREDENTIALS_TTL` (15 min) after they are stored; for the wizard's few
-users that is 15 min after the job finishes (RELIABILITY.md §2.5 rule 4). Only the operator's
+Secrets are stored for `credentials.MAX_TTL` (60 min), and cut to `settings.CREDENTIALS_TTL`
+(15 min) when the job finishes: 15 min from completion, capped at 60 min from creation, so a
+long bulk job does not lose its first secrets (RELIABILITY.md §2.5 rule 4). Only the operator's
 session that started the job may read them (`bind_to_session`; RELIABILITY.md S4): the store
 checks the operator, the views check the session.
 """
@@ -52,14 +53,12 @@ from .provisioning import UserPlan
 log = logging.getLogger(__name__)
 
 CUSTOM_PASSWORD_ITEM = "custom-password"
-# A RUNNING item whose heartbeat is older than this has lost its worker. Must stay above the
-# task's time limit (users/tasks.py), so that a slow but live task is never run twice.
-DEFAULT_STALE_SECONDS = 6 * 60
 # A worker killed this many times on one item (a poison item) fails it instead of looping.
 MAX_ATTEMPTS = 10
 # The session key listing the jobs whose credentials this session may read (the latest few).
 SESSION_JOBS = "credential_jobs"
 SESSION_JOBS_KEPT = 20
+BULK_BATCH = 500  # rows per INSERT when a job is created
 
 Status = JobItem.Status
 ACTIVE = (Status.QUEUED, Status.RUNNING)
@@ -70,7 +69,10 @@ class JobQueueUnavailable(Exception):
 
 
 def stale_after() -> timedelta:
-    return timedelta(seconds=getattr(settings, "JOB_ITEM_STALE_SECONDS", DEFAULT_STALE_SECONDS))
+    """A RUNNING item whose heartbeat is older than this has lost its worker. In production it
+    stays above the task's time limit (users/tasks.py), so that a slow but live task is never
+    run twice; every step saves a heartbeat, so a live task is stale only if a step hangs."""
+    return timedelta(seconds=settings.JOB_ITEM_STALE_SECONDS)
 
 
 def password_item(user_name: str) -> str:
@@ -117,8 +119,11 @@ def start_job(
                 sign_in_url=account.sign_in_url,
             )
             JobItem.objects.bulk_create(
-                JobItem(job=job, position=position, user_name=plan.user_name, plan=plan.to_json())
-                for position, plan in enumerate(plans)
+                (
+                    JobItem(job=job, position=position, user_name=plan.user_name, plan=plan.to_json())
+                    for position, plan in enumerate(plans)
+                ),
+                batch_size=BULK_BATCH,
             )
             if needs_custom:
                 credentials.put(
@@ -126,7 +131,7 @@ def start_job(
                     operator_id=operator.pk,
                     item=CUSTOM_PASSWORD_ITEM,
                     secret={"password": custom_password},
-                    ttl=settings.CREDENTIALS_TTL,
+                    ttl=credentials.MAX_TTL,
                 )
             item_ids = list(job.items.values_list("id", flat=True))
             transaction.on_commit(lambda: enqueue(item_ids))
@@ -303,11 +308,28 @@ def requeue_item(item: JobItem) -> None:
 
 
 def finish_job_if_done(job_id: Any) -> bool:
-    """Stamp the job finished when none of its items is QUEUED or RUNNING."""
+    """Stamp the job finished when none of its items is QUEUED or RUNNING; its secrets then
+    have `settings.CREDENTIALS_TTL` left."""
     if JobItem.objects.filter(job_id=job_id, status__in=ACTIVE).exists():
         return False
-    Job.objects.filter(pk=job_id, finished_at__isnull=True).update(finished_at=timezone.now())
+    if Job.objects.filter(pk=job_id, finished_at__isnull=True).update(finished_at=timezone.now()):
+        credentials.expire(batch=str(job_id), items=_secret_items(job_id), ttl=settings.CREDENTIALS_TTL)
     return True
+
+
+def _secret_items(job_id: Any) -> list[str]:
+    """The one-time store's items a job may hold: its custom password and what its users got."""
+    names = [CUSTOM_PASSWORD_ITEM]
+    holders = JobItem.objects.filter(Q(has_password=True) | ~Q(access_key_id=""), job_id=job_id)
+    for user_name, has_password, access_key_id in holders.values_list("user_name", "has_password", "access_key_id"):
+        names += [password_item(user_name)] if has_password else []
+        names += [access_key_item(user_name)] if access_key_id else []
+    return names
+
+
+def credentials_expire_at(job: Job) -> datetime | None:
+    """When a finished job's secrets go (None while it runs: 15 min after it finishes)."""
+    return job.finished_at + timedelta(seconds=settings.CREDENTIALS_TTL) if job.finished_at else None
 
 
 def requeue_stale_items() -> list[int]:
@@ -436,7 +458,7 @@ class ItemVault:
 
     def _put(self, name: str, secret: dict[str, str]) -> None:
         credentials.put(
-            batch=self.batch, operator_id=self.operator_id, item=name, secret=secret, ttl=settings.CREDENTIALS_TTL
+            batch=self.batch, operator_id=self.operator_id, item=name, secret=secret, ttl=credentials.MAX_TTL
         )
 
     def password(self) -> str | None:

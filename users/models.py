@@ -102,3 +102,51 @@ class JobItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_name} ({self.status})"
+
+
+class UserImport(models.Model):
+    """An uploaded CSV of users and its dry run: every row validated, nothing written to IAM.
+
+    Confirming it starts a `Job` with one item per row (users/imports.py); until then it is only
+    a plan, shown to the operator who uploaded it.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    operator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    file_name = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_invalid = models.PositiveIntegerField(default=0)
+    # Errors of the file as a whole, beyond any one row (the account's user quota).
+    errors = models.JSONField(default=list, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    job = models.OneToOneField(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="source_import")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.rows_total} rows, {self.created_at:%Y-%m-%d %H:%M})"
+
+    @property
+    def is_valid(self) -> bool:
+        return self.rows_total > 0 and self.rows_invalid == 0 and not self.errors
+
+
+class ImportRow(models.Model):
+    """One row of an uploaded CSV: its plan when valid, else its errors by column."""
+
+    upload = models.ForeignKey(UserImport, on_delete=models.CASCADE, related_name="rows")
+    line = models.PositiveIntegerField()  # the line in the file (the header is line 1)
+    user_name = models.CharField(max_length=128, blank=True)  # as given, cut for display
+    plan = models.JSONField(null=True, blank=True)  # UserPlan.to_json() of a valid row
+    # [{"column": "groups", "message": "…"}], in column order; empty for a valid row.
+    errors = models.JSONField(default=list, blank=True)
+    is_valid = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["upload", "line"]
+        indexes = [models.Index(fields=["upload", "is_valid", "line"])]
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.user_name}"

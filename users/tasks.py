@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 PROBE_SECONDS = 300
 
 # Well under the broker's visibility timeout (3600 s by default) and under the sweeper's
-# staleness threshold (jobs.DEFAULT_STALE_SECONDS), so that a live task is never run twice.
+# staleness threshold (settings.JOB_ITEM_STALE_SECONDS), so that a live task is never run twice.
 RUN_ITEM_TIME_LIMIT = 300
 RUN_ITEM_SOFT_TIME_LIMIT = 270
 # Retryable IAM errors (throttling, 5xx, ConcurrentModification, no answer): Celery retries
@@ -40,8 +40,11 @@ RETRY_BACKOFF = 2
 RETRY_BACKOFF_MAX = 60
 MAX_RETRIES = 6
 
+# A job reads the account password policy once, and again after this long (a policy changed
+# meanwhile then shapes the passwords generated after that).
+JOB_PASSWORD_POLICY_SECONDS = 300
+
 SWEEPER_KEY = "jobs:sweeper-chain"
-DEFAULT_SWEEP_SECONDS = 60
 
 
 @shared_task
@@ -91,9 +94,10 @@ def _run(task: Task, item: JobItem) -> None:
     gateway = IamGateway.from_settings(operator=job.operator)
     progress = jobs.ItemProgress(item)
     try:
-        # The policy only shapes generated passwords: no call for the other users.
+        # The policy only shapes generated passwords: no call for the other users, and one
+        # per job rather than one per user (shared by the worker processes through the cache).
         needs_policy = plan.console_access and not plan.custom_password
-        policy = gateway.get_password_policy() if needs_policy else PasswordPolicy.iam_default()
+        policy = _job_password_policy(job.pk, gateway) if needs_policy else PasswordPolicy.iam_default()
         done = provision_user(
             plan, gateway=gateway, progress=progress, vault=jobs.ItemVault(job, item), password_policy=policy
         )
@@ -117,6 +121,13 @@ def _run(task: Task, item: JobItem) -> None:
         jobs.finish_item(item, done=False, error=IamError("InternalError", "Unexpected error; see the worker log."))
         raise
     jobs.finish_item(item, done=done, error=progress.failure)
+
+
+def _job_password_policy(job_id: Any, gateway: IamGateway) -> PasswordPolicy:
+    policy: PasswordPolicy = cache.get_or_set(
+        f"jobs:{job_id}:password-policy", gateway.get_password_policy, JOB_PASSWORD_POLICY_SECONDS
+    )
+    return policy
 
 
 def _requeue_soon(item: JobItem) -> None:
@@ -155,7 +166,7 @@ def sweep_stale_items(chain: str = "") -> int:
         if cache.get(SWEEPER_KEY) != chain:
             return 0  # a newer worker runs the sweeps now
         # The next sweep first, so that one failed sweep (the database away) does not end them.
-        every = getattr(settings, "JOB_SWEEP_SECONDS", DEFAULT_SWEEP_SECONDS)
+        every = settings.JOB_SWEEP_SECONDS
         sweep_stale_items.apply_async(kwargs={"chain": chain}, countdown=every)
     return len(jobs.requeue_stale_items())
 

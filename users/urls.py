@@ -3,7 +3,7 @@ from django.urls import path
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import RedirectView
 
-from . import views
+from . import import_views, views
 from .roles import CHANGE_IAM
 from .wizard import AddUserWizard
 
@@ -20,6 +20,10 @@ urlpatterns = [
         ),
         name="create",
     ),
+    path("import/", import_views.import_users, name="import"),
+    path("import/template.csv", import_views.import_template, name="import_template"),
+    path("import/<uuid:import_id>/", import_views.import_plan, name="import_plan"),
+    path("import/<uuid:import_id>/confirm/", import_views.import_confirm, name="import_confirm"),
     # IAM user names may hold + = , . @ _ - : the default str converter takes them all.
     path("users/<str:name>/", views.user_detail, name="detail"),
     path("account/", views.account_settings, name="account_settings"),
@@ -31,6 +35,7 @@ urlpatterns = [
 from . import job_views  # noqa: E402
 
 urlpatterns += [
+    path("jobs/", job_views.job_list, name="jobs"),
     path("jobs/<uuid:job_id>/", job_views.job_detail, name="job_detail"),
     path("jobs/<uuid:job_id>/progress/", job_views.job_progress, name="job_progress"),
     path("jobs/<uuid:job_id>/credentials/", job_views.job_credentials, name="job_credentials"),

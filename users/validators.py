@@ -20,6 +20,11 @@ from django.core.exceptions import ValidationError
 if TYPE_CHECKING:
     from .gateway import PasswordPolicy
 
+# --- Quotas per user (IAM quotas page) ----------------------------------------------------
+
+MAX_GROUPS_PER_USER = 10
+MAX_MANAGED_POLICIES_PER_USER = 10
+
 # --- Names and paths ---------------------------------------------------------------------
 
 # IAM's `[\w+=,.@-]+` uses Java's `\w`, which is ASCII: Python's `\w` would accept `é` and
