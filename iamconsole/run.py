@@ -159,7 +159,7 @@ def main() -> None:
                 raise SystemExit(f"Port {settings.EMBEDDED_IAM_PORT} is taken: set EMBEDDED_IAM_PORT to a free one.")
             processes.append(start_embedded(settings.EMBEDDED_IAM_PORT, str(settings.EMBEDDED_IAM_SNAPSHOT)))
         worker = [sys.executable, "-m", "celery", "-A", "iamconsole", "worker", "--loglevel", "INFO",
-                  "--concurrency", os.environ.get("WORKER_CONCURRENCY", "2"), "--without-gossip", "--without-mingle"]
+                  "--without-gossip", "--without-mingle"]
         processes.append(spawn(worker))
         web = [sys.executable, "-m", "gunicorn", "iamconsole.wsgi", "--bind", f"{args.host}:{args.port}",
                "--workers", "2", "--threads", "4", "--graceful-timeout", "5"]

@@ -62,8 +62,24 @@ def test_it_configures_celery_for_at_least_once_delivery() -> None:
     assert settings.CELERY_TASK_REJECT_ON_WORKER_LOST is True
     assert settings.CELERY_WORKER_PREFETCH_MULTIPLIER == 1
     assert settings.CELERY_TASK_IGNORE_RESULT is True
-    assert settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] >= 3600
     assert settings.CELERY_ACCEPT_CONTENT == ["json"]
+
+
+def test_it_sets_the_visibility_timeout_in_the_three_places_celery_reads_it() -> None:
+    """RELIABILITY.md F9: with several values the shortest wins; it must outlast a task and its
+    longest retry countdown, or Redis hands the message to another worker mid-task."""
+    from iamconsole.celery import app
+    from users.tasks import RETRY_BACKOFF_MAX, RUN_ITEM_TIME_LIMIT
+
+    values = {
+        app.conf.broker_transport_options["visibility_timeout"],
+        app.conf.result_backend_transport_options["visibility_timeout"],
+        app.conf.visibility_timeout,
+    }
+    assert values == {settings.CELERY_VISIBILITY_TIMEOUT}
+    assert settings.CELERY_VISIBILITY_TIMEOUT > RUN_ITEM_TIME_LIMIT + RETRY_BACKOFF_MAX
+    assert settings.JOB_ITEM_STALE_SECONDS > RUN_ITEM_TIME_LIMIT
+    assert settings.CELERY_WORKER_CONCURRENCY > 1
 
 
 def test_it_keeps_the_aws_sdk_at_info_even_when_debugging() -> None:
