@@ -442,6 +442,9 @@ def test_it_shows_what_was_done_and_what_was_not_for_a_failed_user(iam, operator
     steps = re.findall(r'data-step-status="([a-z ]+)"', page)
     assert steps == ["done", "done", "failed", "not run", "not run"]
     assert "NoSuchEntity" in page and "missing" in page
+    # Each step that ran shows its time, and the user its total.
+    assert len(re.findall(r"data-step-seconds>\d+\.\d\d s<", page)) == 3
+    assert re.search(r"data-item-time>\d+\.\d s<", page)
     assert 'data-testid="job-retry"' in page and 'data-testid="job-cancel"' not in page
     assert reverse("users:job_credentials", args=[job.id]) in page  # ann's password is retrievable
 

@@ -10,7 +10,7 @@ tampering), never 500 (RELIABILITY.md §2.5).
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -215,5 +215,8 @@ def _step_rows(item: JobItem) -> list[dict[str, Any]]:
         entry = latest.get(step, {})
         row = {"operation": operation, "argument": argument, "status": entry.get("status", "not run")}
         row.update({key: entry.get(key, "") for key in ("error_code", "error_message", "request_id")})
+        if entry.get("status") in ("done", "failed"):
+            started, ended = (datetime.fromisoformat(entry[key]) for key in ("started_at", "at"))
+            row["seconds"] = (ended - started).total_seconds()
         rows.append(row)
     return rows

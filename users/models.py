@@ -103,6 +103,13 @@ class JobItem(models.Model):
     def __str__(self) -> str:
         return f"{self.user_name} ({self.status})"
 
+    @property
+    def seconds(self) -> float | None:
+        """From the first claim to the end, retries and their waits included."""
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
 
 class UserImport(models.Model):
     """An uploaded CSV of users and its dry run: every row validated, nothing written to IAM.
