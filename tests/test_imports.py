@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import tracemalloc
 from datetime import timedelta
 
@@ -97,6 +98,26 @@ def test_the_header_may_come_in_any_order_and_case_with_a_bom(account, operator)
     upload = imports.dry_run(file, file_name="x.csv", operator=operator, gateway=account)
     plan = UserPlan.from_json(upload.rows.get().plan)
     assert (plan.user_name, plan.programmatic_access, upload.rows_total) == ("dave", True, 1)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"user_name\nok\nfine\n\xff\xfebad\n", "Line 4 is not UTF-8 text."),
+        (b"user_name\nA\x00B\n", "Line 2 holds a NUL character: this is not a CSV text file."),
+        (b"user_name\rx\ry\r", "Line 2 is not valid CSV (a line break in a cell without quotes, or lines"),
+    ],
+)
+def test_a_file_that_is_not_csv_text_is_refused_with_its_line(iam, operator, data: bytes, message: str) -> None:
+    with pytest.raises(imports.ImportFileError, match=re.escape(message)):
+        imports.dry_run(io.BytesIO(data), file_name="x.csv", operator=operator, gateway=iam)
+    assert not UserImport.objects.exists()
+
+
+def test_a_quoted_cell_may_hold_a_line_break(account, operator) -> None:
+    upload = _dry_run(account, operator, '"eve","a=1;\nb=2"', header="user_name,tags")
+    row = upload.rows.get()
+    assert (row.line, UserPlan.from_json(row.plan).tags) == (3, (("a", "1"), ("b", "2")))
 
 
 def test_each_rule_gives_its_own_message_on_its_column(account, operator) -> None:

@@ -132,8 +132,7 @@ def _records(file: IO[bytes]) -> Iterator[tuple[int, dict[str, str]]]:
     Raises ImportFileError for what makes the whole file unreadable: not UTF-8, not CSV, no
     usable header, a row longer than the header, no rows, more than MAX_ROWS rows.
     """
-    text = io.TextIOWrapper(file, encoding="utf-8-sig", errors="strict", newline="")
-    reader = csv.reader(text)
+    reader = csv.reader(_text_lines(file))
     count = 0
     try:
         header = _header(next(reader, None))
@@ -151,17 +150,30 @@ def _records(file: IO[bytes]) -> Iterator[tuple[int, dict[str, str]]]:
                     f"The file has more than {MAX_ROWS:,} users. Split it into files of up to {MAX_ROWS:,}."
                 )
             yield reader.line_num, dict(zip(header, row, strict=False))
-    except UnicodeDecodeError:
-        raise ImportFileError(
-            f"The file is not UTF-8 text (near line {reader.line_num + 1}). "
-            "Save it as “CSV UTF-8” and upload it again."
-        ) from None
     except csv.Error as error:
-        raise ImportFileError(f"Line {reader.line_num} is not valid CSV ({error}).") from None
-    finally:
-        text.detach()  # the upload stays open for its owner
+        reason = str(error)
+        if "new-line character" in reason:
+            reason = "a line break in a cell without quotes, or lines that end with a carriage return only"
+        raise ImportFileError(
+            f"Line {reader.line_num + 1} is not valid CSV ({reason}). Save the file as “CSV UTF-8”."
+        ) from None
     if count == 0:
         raise ImportFileError("The file has a header but no users.")
+
+
+def _text_lines(file: IO[bytes]) -> Iterator[str]:
+    """The file's lines, decoded one at a time (so an error names its line); a BOM is dropped.
+    Line ends are kept: the CSV reader needs them for cells that hold a line break."""
+    for number, raw in enumerate(file, start=1):
+        try:
+            line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError:
+            raise ImportFileError(
+                f"Line {number} is not UTF-8 text. Save the file as “CSV UTF-8” and upload it again."
+            ) from None
+        if "\x00" in line:  # binary data; no database text column may hold it either
+            raise ImportFileError(f"Line {number} holds a NUL character: this is not a CSV text file.")
+        yield line
 
 
 def _header(row: list[str] | None) -> list[str]:
@@ -361,7 +373,7 @@ def dry_run(file: IO[bytes], *, file_name: str, operator: AbstractBaseUser, gate
     keeps nothing) when the file as a whole is unusable; `IamError` when IAM cannot be read."""
     checker = RowChecker(Catalog.read(gateway))
     with transaction.atomic():
-        upload = UserImport.objects.create(operator=operator, file_name=file_name[:255])
+        upload = UserImport.objects.create(operator=operator, file_name=file_name.replace("\x00", "")[:255])
         batch: list[ImportRow] = []
         total = invalid = 0
         for line, cells in _records(file):
