@@ -112,6 +112,25 @@ def redis_client() -> redis.Redis:
 
 
 @pytest.fixture
+def redis_cache(settings, redis_client: redis.Redis) -> Iterator[redis.Redis]:
+    """The cache (so the one-time store) on the tests' Redis, as in production: shared by the
+    views, in-thread workers and worker subprocesses. Only the cache's own keys are cleared,
+    before and after: the broker's queues live in the same database. Request it before
+    `celery_worker`, so that the worker uses it too."""
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": settings.TEST_REDIS_URL}
+    }
+
+    def clear() -> None:
+        for key in redis_client.scan_iter(":1:*"):
+            redis_client.delete(key)
+
+    clear()
+    yield redis_client
+    clear()
+
+
+@pytest.fixture
 def celery_worker(redis_client: redis.Redis, iam_server: str, settings) -> Iterator[object]:
     """A real Celery worker (in a thread of this process) consuming from the test Redis,
     with IAM on the moto server."""

@@ -26,6 +26,7 @@ from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.iam.models import iam_backends
 
+from tests.iam_clients import direct_client
 from users import embedded
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,14 +38,7 @@ DEPLOY_POLICY = json.dumps(
 PASSWORD = "Correct-horse-1"
 
 
-def client_for(url: str) -> Any:
-    return boto3.client(
-        "iam",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+client_for = direct_client
 
 
 def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, int, str]:

@@ -237,13 +237,12 @@ def test_five_thousand_rows_are_checked_in_flat_memory(iam, operator) -> None:
 
 
 @pytest.fixture
-def queue(settings) -> None:
-    """The job queue answers (memory transport); messages are not consumed."""
+def queue(monkeypatch) -> None:
+    """The job queue answers (memory transport); messages are not consumed. Only the write URL,
+    what publishing uses (it falls back to broker_url when unset)."""
     from iamconsole.celery import app
 
-    app.conf.broker_url = "memory://"
-    yield
-    app.conf.broker_url = settings.CELERY_BROKER_URL
+    monkeypatch.setattr(app.conf, "broker_write_url", "memory://")
 
 
 def test_confirming_starts_one_job_with_a_queued_item_per_row_in_file_order(account, operator, queue, client) -> None:
@@ -276,16 +275,13 @@ def test_a_dry_run_with_errors_or_too_old_cannot_be_confirmed(account, operator,
     assert Job.objects.count() == 0
 
 
-def test_nothing_is_confirmed_when_the_queue_does_not_answer(account, operator, settings) -> None:
+def test_nothing_is_confirmed_when_the_queue_does_not_answer(account, operator, monkeypatch) -> None:
     from iamconsole.celery import app
 
     upload = _dry_run(account, operator, "rae")
-    app.conf.broker_url = "redis://127.0.0.1:1/0"
-    try:
-        with pytest.raises(jobs.JobQueueUnavailable):
-            imports.confirm(upload, operator=operator, session=None)
-    finally:
-        app.conf.broker_url = settings.CELERY_BROKER_URL
+    monkeypatch.setattr(app.conf, "broker_write_url", "redis://127.0.0.1:1/0")
+    with pytest.raises(jobs.JobQueueUnavailable):
+        imports.confirm(upload, operator=operator, session=None)
     upload.refresh_from_db()
     assert (upload.job, upload.confirmed_at, Job.objects.count()) == (None, None, 0)
 

@@ -580,22 +580,18 @@ def test_it_reads_the_password_policy_once_per_job(iam, operator) -> None:
 
 
 def test_it_keeps_secrets_an_hour_while_the_job_runs_and_15_minutes_once_it_ends(
-    iam, operator, settings, redis_client
+    iam, operator, settings, redis_cache
 ) -> None:
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": settings.TEST_REDIS_URL}
-    }
     job = _start(operator, UserPlan(user_name="ann", programmatic_access=True), UserPlan(user_name="bob"))
     ann, bob = job.items.all()
     key = f":1:{credentials._cache_key(str(job.id), jobs.access_key_item('ann'))}"
     run_job_item.run(ann.pk)
-    assert credentials.MAX_TTL - 60 < redis_client.ttl(key) <= credentials.MAX_TTL
+    assert credentials.MAX_TTL - 60 < redis_cache.ttl(key) <= credentials.MAX_TTL
     run_job_item.run(bob.pk)
     job.refresh_from_db()
     assert job.finished_at is not None
-    assert settings.CREDENTIALS_TTL - 60 < redis_client.ttl(key) <= settings.CREDENTIALS_TTL
+    assert settings.CREDENTIALS_TTL - 60 < redis_cache.ttl(key) <= settings.CREDENTIALS_TTL
     assert jobs.credentials_expire_at(job) == job.finished_at + timedelta(seconds=settings.CREDENTIALS_TTL)
-    redis_client.delete(key)
 
 
 def test_it_lists_the_operators_jobs_with_their_counts(finished, operator_client, other_client) -> None:

@@ -8,7 +8,7 @@ import shlex
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -31,6 +31,8 @@ from users.gateway import (
 from users.models import AuditEvent
 from users.provisioning import (
     CHANGE_PASSWORD_POLICY_ARN,
+    CREATED_BY_TAG,
+    THROTTLED_KEY_BACKOFF,
     CopiedPermissions,
     ProvisioningError,
     UserPlan,
@@ -139,6 +141,9 @@ def groups(iam: IamGateway) -> tuple[str, str]:
     return ("developers", "readers")
 
 
+OURS = "job/test/0"  # this test's job item, as CREATED_BY_TAG's value
+
+
 def full_plan(name: str = "carol", **changes: Any) -> UserPlan:
     values: dict[str, Any] = {
         "user_name": name,
@@ -162,6 +167,7 @@ def run(
     vault: MemoryVault,
     sleeps: list[float] | None = None,
     policy: PasswordPolicy | None = None,
+    created_by: str = OURS,
 ) -> bool:
     return provision_user(
         plan,
@@ -169,6 +175,7 @@ def run(
         progress=progress,
         vault=vault,
         password_policy=policy or PasswordPolicy.iam_default(),
+        created_by=created_by,
         sleep=(sleeps if sleeps is not None else []).append,
     )
 
@@ -222,7 +229,7 @@ def test_it_leaves_iam_in_the_planned_state(iam: IamGateway, groups: tuple[str, 
 
     user = iam.get_user("carol")
     assert user.permissions_boundary_arn == BOUNDARY
-    assert dict(user.tags) == {"team": "data", "cost center": "42"}
+    assert dict(user.tags) == {"team": "data", "cost center": "42", CREATED_BY_TAG: OURS}
     profile = iam.get_login_profile("carol")
     assert profile is not None and profile.password_reset_required is True
     assert moto_password("carol") == vault.password()
@@ -325,9 +332,9 @@ def test_it_stops_at_a_failed_step_and_resumes_there(
 
 
 def test_it_continues_after_losing_its_own_create_user_response(iam: IamGateway, order: list[str]) -> None:
-    # The previous attempt started, IAM created the user, the answer never arrived.
-    progress = MemoryProgress(started={"CreateUser": datetime.now(timezone.utc)})
-    iam.create_user("frank")
+    # An earlier attempt (or the SDK's own resend) created the user; the answer never arrived.
+    progress = MemoryProgress()
+    iam.create_user("frank", tags={CREATED_BY_TAG: OURS})
     plan = UserPlan("frank", programmatic_access=True)
     vault = MemoryVault()
     order.clear()
@@ -337,14 +344,18 @@ def test_it_continues_after_losing_its_own_create_user_response(iam: IamGateway,
     assert [k.access_key_id for k in iam.list_access_keys("frank")] == [vault.held_access_key_id()]
 
 
-@pytest.mark.parametrize("previous_attempt", [None, timedelta(minutes=1)], ids=["never", "later"])
+@pytest.mark.parametrize(
+    "tags",
+    [{"owner": "someone else"}, {CREATED_BY_TAG: "job/another/0"}, {CREATED_BY_TAG: "job/test/1"}],
+    ids=["untagged", "another-job", "another-item"],
+)
 def test_it_refuses_to_touch_a_user_it_did_not_create(
-    iam: IamGateway, groups: tuple[str, str], previous_attempt: timedelta | None
+    iam: IamGateway, groups: tuple[str, str], tags: dict[str, str]
 ) -> None:
-    iam.create_user("carol", tags={"owner": "someone else"})
-    progress = MemoryProgress()
-    if previous_attempt is not None:  # an attempt that began well after the user was created
-        progress.started["CreateUser"] = datetime.now(timezone.utc) + previous_attempt
+    """Even right after an attempt of ours began (another job creating the same name at the same
+    moment): only our own tag makes a user ours."""
+    iam.create_user("carol", tags=tags)
+    progress = MemoryProgress(started={"CreateUser": datetime.now(timezone.utc)})
     with CALLS.measure() as calls:
         assert run(iam, full_plan(), progress, MemoryVault()) is False
 
@@ -354,11 +365,11 @@ def test_it_refuses_to_touch_a_user_it_did_not_create(
     assert str(error) == "A user named carol already exists (not created by this job)."
     assert progress.done == {}
     assert iam.get_login_profile("carol") is None and iam.list_groups_for_user("carol") == []
-    assert dict(iam.get_user("carol").tags) == {"owner": "someone else"}
+    assert dict(iam.get_user("carol").tags) == tags
 
 
 def test_it_treats_a_name_differing_only_in_case_as_a_conflict(iam: IamGateway) -> None:
-    iam.create_user("alice")
+    iam.create_user("alice", tags={CREATED_BY_TAG: OURS})
     # Even right after an attempt of ours began, a user called alice is not our Alice.
     progress = MemoryProgress(started={"CreateUser": datetime.now(timezone.utc)})
     plan = UserPlan("Alice", console_access=True, programmatic_access=True)
@@ -582,3 +593,20 @@ def test_it_names_the_steps_in_order_and_counts_managed_policies() -> None:
     ]
     assert plan.managed_policy_count() == 2
     assert UserPlan("x", policy_arns=[DBA]).policy_arns == (DBA,)
+
+
+def test_it_sends_a_throttled_create_access_key_again_in_process(iam: IamGateway) -> None:
+    """IAM did not run a throttled request: sending it again is safe, and cheaper than a Celery
+    retry. An unclear outcome (no answer) is still left to the reconciling retry."""
+    progress, vault, sleeps = MemoryProgress(done={"CreateUser": {}}), MemoryVault(), []
+    iam.create_user("gwen", tags={CREATED_BY_TAG: OURS})
+    plan = UserPlan("gwen", programmatic_access=True)
+    with inject(iam, "CreateAccessKey", "Throttling", times=3) as fault:
+        assert run(iam, plan, progress, vault, sleeps=sleeps) is True
+    assert fault.hits == 3 and len(sleeps) == 3
+    assert all(low / 2 <= slept <= low for slept, low in zip(sleeps, THROTTLED_KEY_BACKOFF))
+    assert [k.access_key_id for k in iam.list_access_keys("gwen")] == [vault.held_access_key_id()]
+    with inject(iam, "CreateAccessKey", "Throttling", times=len(THROTTLED_KEY_BACKOFF) + 1):
+        progress, vault = MemoryProgress(done={"CreateUser": {}}), MemoryVault()
+        with pytest.raises(Throttled):
+            run(iam, UserPlan("gwen2", programmatic_access=True), progress, vault)

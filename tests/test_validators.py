@@ -16,6 +16,9 @@ from hypothesis import given, strategies as st
 from users.gateway import PasswordPolicy
 from users.validators import (
     GROUP_NAME_MESSAGE,
+    MAX_NEW_USER_TAGS,
+    MAX_TAGS,
+    NEW_USER_TAG_LIMIT_MESSAGE,
     LOWERCASE_MESSAGE,
     NUMBER_MESSAGE,
     PASSWORD_CHARACTERS_MESSAGE,
@@ -28,6 +31,7 @@ from users.validators import (
     TAG_KEY_CHARACTERS_MESSAGE,
     TAG_KEY_EMPTY_MESSAGE,
     TAG_KEY_LENGTH_MESSAGE,
+    TAG_CONSOLE_PREFIX_MESSAGE,
     TAG_LIMIT_MESSAGE,
     TAG_VALUE_CHARACTERS_MESSAGE,
     TAG_VALUE_LENGTH_MESSAGE,
@@ -233,6 +237,14 @@ def test_it_accepts_50_tags_and_not_51() -> None:
     assert not validate_tags(tags[:50])
     errors = validate_tags(tags)
     assert errors and errors.rows == {} and errors.overall == [TAG_LIMIT_MESSAGE]
+
+
+def test_it_keeps_one_tag_of_a_new_user_and_its_prefix_for_the_console() -> None:
+    tags = [(f"key{i}", "") for i in range(MAX_TAGS)]
+    assert not validate_tags(tags[:MAX_NEW_USER_TAGS], new_user=True)
+    assert validate_tags(tags, new_user=True).overall == [NEW_USER_TAG_LIMIT_MESSAGE]
+    assert error(validate_tag_key, "IAMConsole:created-by") == [TAG_CONSOLE_PREFIX_MESSAGE]
+    assert error(validate_tag_key, "iamconsole") is None
 
 
 def test_it_refuses_keys_that_differ_only_by_case_on_the_later_rows() -> None:

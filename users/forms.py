@@ -12,7 +12,7 @@ from .gateway import GroupSummary, PasswordPolicy, Policy, UserSummary
 from .validators import (
     MAX_GROUPS_PER_USER,
     MAX_MANAGED_POLICIES_PER_USER,
-    MAX_TAGS,
+    MAX_NEW_USER_TAGS,
     SYMBOLS,
     USER_NAME_MESSAGE,
     duplicate_names,
@@ -332,7 +332,7 @@ class BaseTagFormSet(forms.BaseFormSet):
             for form in self.forms
             if form.cleaned_data.get("key") or form.cleaned_data.get("value")
         ]
-        errors = validate_tags([(key, value) for _, key, value in rows])
+        errors = validate_tags([(key, value) for _, key, value in rows], new_user=True)
         for index, fields in errors.rows.items():
             for field, messages in fields.items():
                 for message in messages:
@@ -343,7 +343,12 @@ class BaseTagFormSet(forms.BaseFormSet):
 
 
 TagFormSet = forms.formset_factory(
-    TagForm, formset=BaseTagFormSet, extra=1, max_num=MAX_TAGS, validate_max=True, absolute_max=MAX_TAGS
+    TagForm,
+    formset=BaseTagFormSet,
+    extra=1,
+    max_num=MAX_NEW_USER_TAGS,
+    validate_max=True,
+    absolute_max=MAX_NEW_USER_TAGS,
 )
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -151,12 +152,11 @@ def _records(file: IO[bytes]) -> Iterator[tuple[int, dict[str, str]]]:
                 )
             yield reader.line_num, dict(zip(header, row, strict=False))
     except csv.Error as error:
-        reason = str(error)
-        if "new-line character" in reason:
+        reason, line = str(error), reader.line_num
+        if "new-line character" in reason:  # the reader stopped before counting that line
             reason = "a line break in a cell without quotes, or lines that end with a carriage return only"
-        raise ImportFileError(
-            f"Line {reader.line_num + 1} is not valid CSV ({reason}). Save the file as “CSV UTF-8”."
-        ) from None
+            line += 1
+        raise ImportFileError(f"Line {line} is not valid CSV ({reason}). Save the file as “CSV UTF-8”.") from None
     if count == 0:
         raise ImportFileError("The file has a header but no users.")
 
@@ -342,7 +342,7 @@ class RowChecker:
         for item in _split(cell):
             key, _, value = item.partition("=")
             pairs.append((key.strip(), value.strip()))
-        found = validate_tags(pairs)
+        found = validate_tags(pairs, new_user=True)
         for index, fields in sorted(found.rows.items()):
             for messages in fields.values():
                 error("tags", f"Tag “{pairs[index][0][:40]}”: {' '.join(messages)}")
@@ -371,12 +371,14 @@ def dry_run(file: IO[bytes], *, file_name: str, operator: AbstractBaseUser, gate
     """Read and check every row of `file` against the account; keep the outcome as a
     `UserImport` with its rows. Makes read-only IAM calls only. Raises ImportFileError (and
     keeps nothing) when the file as a whole is unusable; `IamError` when IAM cannot be read."""
+    records = _records(file)
+    first = next(records)  # the header and a first row, before any IAM call
     checker = RowChecker(Catalog.read(gateway))
     with transaction.atomic():
         upload = UserImport.objects.create(operator=operator, file_name=file_name.replace("\x00", "")[:255])
         batch: list[ImportRow] = []
         total = invalid = 0
-        for line, cells in _records(file):
+        for line, cells in itertools.chain([first], records):
             plan, errors = checker.check(line, cells)
             total += 1
             invalid += plan is None

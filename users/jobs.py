@@ -262,6 +262,12 @@ def job_counts(job: Job) -> JobCounts:
 # --- Running one item (called by users/tasks.py) ---------------------------------------------
 
 
+def created_by(item: JobItem) -> str:
+    """The value of the tag CreateUser puts on the item's user (provisioning.CREATED_BY_TAG):
+    the job and the item's place in it, the same on every run."""
+    return f"job/{item.job_id}/{item.position}"
+
+
 def claim_item(item_id: int) -> JobItem | None:
     """Take the item for this run: QUEUED, or RUNNING with a stale heartbeat (its worker died),
     becomes RUNNING in one conditional UPDATE, so two deliveries of one message never run the

@@ -8,7 +8,7 @@ the caller implements: `Progress` (which steps are done, when each was last star
 The happy path makes exactly these calls, in this order, and nothing else (no GetUser
 pre-checks):
 
-    CreateUser (Tags and PermissionsBoundary in the same call)
+    CreateUser (Tags, with CREATED_BY_TAG, and PermissionsBoundary in the same call)
     CreateLoginProfile                      console access
     AttachUserPolicy IAMUserChangePassword  the planned change-password rule
     AddUserToGroup × groups
@@ -20,7 +20,10 @@ Failures are never rolled back (RELIABILITY.md §2.7): `provision_user` records 
 and stops, and a later call resumes at that step. Failures we decide ourselves rather than IAM:
 
 - a user of that name that this job did not create: `EntityAlreadyExists` with the message
-  "A user named X already exists (not created by this job).";
+  "A user named X already exists (not created by this job)." A user is this job's when it
+  carries the job item's CREATED_BY_TAG: tags are created with the user, atomically, so the
+  tag proves it whatever happened in between (a lost response, a killed worker, another job
+  creating the same name at the same moment);
 - a custom password the one-time store no longer holds: `ProvisioningError`, code
   "CredentialsExpired".
 """
@@ -28,11 +31,12 @@ and stops, and a later call resumes at that step. Failures we decide ourselves r
 from __future__ import annotations
 
 import json
+import random
 import shlex
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from .credentials import CredentialsGone
@@ -48,16 +52,19 @@ from .gateway import (
     Throttled,
 )
 from .passwords import generate_password
+from .validators import CONSOLE_TAG_PREFIX
 
 CHANGE_PASSWORD_POLICY_ARN = "arn:aws:iam::aws:policy/IAMUserChangePassword"
 # Errors the Celery task retries with backoff; provision_user records them and re-raises.
 RETRYABLE = (Throttled, ServiceFailure, ConcurrentModification, IamUnavailable)
+# The tag CreateUser puts on each user, valued with the job item that creates it.
+CREATED_BY_TAG = f"{CONSOLE_TAG_PREFIX}created-by"
+# Waits between in-process attempts of CreateAccessKey that IAM throttled (it did not run them,
+# so sending again is safe); the SDK never resends that call (users/gateway.py).
+THROTTLED_KEY_BACKOFF = (1.0, 2.0, 4.0, 8.0, 16.0)
 # Waits between in-process retries of a step that IAM answers NoSuchEntity for the user it has
 # just created (eventual consistency): 15.5 s at most, then the step fails.
 CONSISTENCY_BACKOFF = (0.5, 1.0, 2.0, 4.0, 8.0)
-# A user created at most this long before our previous CreateUser attempt started is still
-# ours (clock skew between us and IAM).
-CLOCK_SKEW = timedelta(seconds=5)
 
 _T = TypeVar("_T")
 
@@ -233,23 +240,25 @@ def provision_user(
     progress: Progress,
     vault: Vault,
     password_policy: PasswordPolicy,
+    created_by: str,
     sleep: Callable[[float], object] = time.sleep,
 ) -> bool:
     """Run the plan's steps that `progress` does not show as done, in order; True when all are.
+    `created_by` names this user's job item, the same on every run (CREATED_BY_TAG's value).
 
     A non-retryable `IamError`: `progress.fail(step, error)` and False; later steps are not run
     and earlier ones are not undone. A `RETRYABLE` error: `progress.fail(step, error)`, then
     re-raised for the Celery task to retry with backoff.
 
     Safe to call again after a partial failure because done steps are skipped and every step is
-    idempotent: CreateUser's EntityAlreadyExists counts as success only for the user our previous
-    attempt created (GetUser's CreateDate inside that attempt's window); a password is stored
+    idempotent: CreateUser's EntityAlreadyExists counts as success only for the user that carries
+    our CREATED_BY_TAG (GetUser); a password is stored
     before CreateLoginProfile, so its EntityAlreadyExists means done; AddUserToGroup,
     AttachUserPolicy and PutUserPolicy are idempotent in IAM; CreateAccessKey is never resent
     blindly: a key already stored means done, and after an unclear attempt the user's keys
     (orphans: nobody holds their secret) are deleted before exactly one new key is created.
     """
-    run = _Run(plan, gateway, vault, password_policy, sleep)
+    run = _Run(plan, gateway, vault, password_policy, created_by, sleep)
     for step in plan.step_names():
         if progress.is_done(step):
             continue
@@ -275,17 +284,18 @@ class _Run:
         gateway: IamGateway,
         vault: Vault,
         password_policy: PasswordPolicy,
+        created_by: str,
         sleep: Callable[[float], object],
     ) -> None:
         self.plan, self.gateway, self.vault = plan, gateway, vault
-        self.password_policy, self.sleep = password_policy, sleep
+        self.password_policy, self.created_by, self.sleep = password_policy, created_by, sleep
 
     def step(self, step: str, previous_start: datetime | None) -> dict[str, str]:
         """Do one step; returns the facts for `Progress.succeed`."""
         operation, _, argument = step.partition(":")
         name, gateway = self.plan.user_name, self.gateway
         if operation == "CreateUser":
-            self._create_user(previous_start)
+            self._create_user()
         elif operation == "CreateLoginProfile":
             self._create_login_profile()
         elif operation == "AttachUserPolicy":
@@ -301,17 +311,17 @@ class _Run:
             raise ValueError(f"unknown step {step!r}")
         return {}
 
-    def _create_user(self, previous_start: datetime | None) -> None:
+    def _create_user(self) -> None:
         plan = self.plan
         try:
             self.gateway.create_user(
                 plan.user_name,
                 path=plan.path,
-                tags=dict(plan.tags),
+                tags={**dict(plan.tags), CREATED_BY_TAG: self.created_by},
                 permissions_boundary=plan.permissions_boundary,
             )
         except EntityAlreadyExists as error:
-            if not self._created_by_previous_attempt(previous_start):
+            if not self._created_by_us():
                 raise EntityAlreadyExists(
                     error.code,
                     f"A user named {plan.user_name} already exists (not created by this job).",
@@ -320,19 +330,15 @@ class _Run:
                     http_status=error.http_status,
                 ) from None
 
-    def _created_by_previous_attempt(self, previous_start: datetime | None) -> bool:
-        """Whether the existing user is the one our previous CreateUser attempt created before
-        its response was lost. IAM names are unique regardless of case, so a user found under
-        another spelling (or not found: moto looks names up exactly) is someone else's."""
-        if previous_start is None:
-            return False
-        if previous_start.tzinfo is None:
-            previous_start = previous_start.replace(tzinfo=timezone.utc)
+    def _created_by_us(self) -> bool:
+        """Whether the existing user is the one an earlier attempt of this job item created
+        before its answer was lost. IAM names are unique regardless of case, so a user found
+        under another spelling (or not found: moto looks names up exactly) is someone else's."""
         try:
             user = self.gateway.get_user(self.plan.user_name)
         except NoSuchEntity:
             return False
-        return user.name == self.plan.user_name and user.created >= previous_start - CLOCK_SKEW
+        return user.name == self.plan.user_name and dict(user.tags).get(CREATED_BY_TAG) == self.created_by
 
     def _create_login_profile(self) -> None:
         password = self.vault.password()
@@ -377,9 +383,21 @@ class _Run:
                     gateway.delete_access_key(name, key.access_key_id)
                 except NoSuchEntity:
                     pass
-        key = self._after_create_user(lambda: gateway.create_access_key(name))
+        key = self._after_create_user(lambda: self._while_throttled(lambda: gateway.create_access_key(name)))
         self.vault.keep_access_key(key.access_key_id, key.secret_access_key)
         return key.access_key_id
+
+    def _while_throttled(self, call: Callable[[], _T]) -> _T:
+        """`call()`, sent again after THROTTLED_KEY_BACKOFF (with jitter) while IAM throttles it:
+        a throttled request was not run. Any other error, unclear ones included, goes up."""
+        for delay in (*THROTTLED_KEY_BACKOFF, None):
+            try:
+                return call()
+            except Throttled:
+                if delay is None:
+                    raise
+                self.sleep(random.uniform(delay / 2, delay))
+        raise AssertionError("unreachable")
 
     def _after_create_user(self, call: Callable[[], _T]) -> _T:
         """`call()`, retried with CONSISTENCY_BACKOFF while IAM does not yet see the new user

@@ -99,7 +99,12 @@ def _run(task: Task, item: JobItem) -> None:
         needs_policy = plan.console_access and not plan.custom_password
         policy = _job_password_policy(job.pk, gateway) if needs_policy else PasswordPolicy.iam_default()
         done = provision_user(
-            plan, gateway=gateway, progress=progress, vault=jobs.ItemVault(job, item), password_policy=policy
+            plan,
+            gateway=gateway,
+            progress=progress,
+            vault=jobs.ItemVault(job, item),
+            password_policy=policy,
+            created_by=jobs.created_by(item),
         )
     except RETRYABLE as error:
         if task.request.retries >= task.max_retries:

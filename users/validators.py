@@ -103,6 +103,16 @@ TAG_AWS_PREFIX_MESSAGE = "Cannot start with aws:"
 TAG_DUPLICATE_KEY_MESSAGE = "You must specify a unique tag key."
 TAG_LIMIT_MESSAGE = f"You have exceeded the limit of {MAX_TAGS} tags."
 
+# The console tags each user it creates with the job that created it (users/provisioning.py),
+# so that a retry can tell its own user from someone else's. New users keep one tag for it.
+CONSOLE_TAG_PREFIX = "iamconsole:"
+MAX_NEW_USER_TAGS = MAX_TAGS - 1
+TAG_CONSOLE_PREFIX_MESSAGE = "Cannot start with iamconsole: (the console's own tags)"
+NEW_USER_TAG_LIMIT_MESSAGE = (
+    f"You have exceeded the limit of {MAX_NEW_USER_TAGS} tags: IAM allows {MAX_TAGS}, and the "
+    "console adds iamconsole:created-by to each user it creates."
+)
+
 
 def _is_tag_text(text: str) -> bool:
     # Categories L*, Z*, N* (Python iterates code points, as Java's \p{…} does); lone
@@ -124,6 +134,8 @@ def validate_tag_key(key: str) -> None:
     # safer, since a key we pass must never come back as InvalidInput.
     if key.casefold().startswith("aws:"):
         errors.append(ValidationError(TAG_AWS_PREFIX_MESSAGE, code="reserved_tag_key"))
+    if key.casefold().startswith(CONSOLE_TAG_PREFIX):
+        errors.append(ValidationError(TAG_CONSOLE_PREFIX_MESSAGE, code="reserved_tag_key"))
     if errors:
         raise ValidationError(errors)
 
@@ -154,10 +166,11 @@ class TagErrors:
         return bool(self.rows or self.overall)
 
 
-def validate_tags(pairs: Sequence[tuple[str, str]]) -> TagErrors:
+def validate_tags(pairs: Sequence[tuple[str, str]], *, new_user: bool = False) -> TagErrors:
     """Check a user's whole tag set: each key and value, keys unique ignoring case (the rows
-    after the first spelling get the error), at most 50 tags. Every pair counts: drop blank
-    rows first, and on the Tags tab pass the user's resulting set, not just the new rows."""
+    after the first spelling get the error), at most 50 tags (49 for a `new_user`: the console
+    adds its own). Every pair counts: drop blank rows first, and on the Tags tab pass the
+    user's resulting set, not just the new rows."""
     rows: dict[int, dict[str, list[str]]] = {}
     seen: set[str] = set()
     for index, (key, value) in enumerate(pairs):
@@ -175,7 +188,8 @@ def validate_tags(pairs: Sequence[tuple[str, str]]) -> TagErrors:
             row["value"] = error.messages
         if row:
             rows[index] = row
-    overall = [TAG_LIMIT_MESSAGE] if len(pairs) > MAX_TAGS else []
+    limit, message = (MAX_NEW_USER_TAGS, NEW_USER_TAG_LIMIT_MESSAGE) if new_user else (MAX_TAGS, TAG_LIMIT_MESSAGE)
+    overall = [message] if len(pairs) > limit else []
     return TagErrors(rows, overall)
 
 

@@ -134,7 +134,7 @@
     const body = $("#tags-table tbody");
     addTag.addEventListener("click", () => {
       const index = parseInt(total.value, 10);
-      if (index >= 50) return;
+      if (index >= parseInt(addTag.dataset.max, 10)) return;
       const html = $("#tag-row-template").innerHTML.replace(/__prefix__/g, String(index));
       body.insertAdjacentHTML("beforeend", html);
       total.value = String(index + 1);

@@ -9,6 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import Page, expect
 
+from users.provisioning import CREATED_BY_TAG
+
 from .conftest import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -120,7 +122,7 @@ def test_it_creates_three_users_copying_permissions(
         assert [g.name for g in server_gateway.list_groups_for_user(name)] == ["Developers"]
         assert [p.name for p in server_gateway.list_attached_user_policies(name)] == ["ReadOnlyAccess"]
         assert [p.name for p in server_gateway.list_user_policies(name)] == ["extra"]
-        assert server_gateway.list_user_tags(name) == {}
+        assert list(server_gateway.list_user_tags(name)) == [CREATED_BY_TAG]  # tags are not copied
         assert server_gateway.get_login_profile(name) is None
         assert len(server_gateway.list_access_keys(name)) == 1
 

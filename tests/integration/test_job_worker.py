@@ -23,7 +23,7 @@ from django.utils import timezone
 from users import jobs
 from users.gateway import IamGateway
 from users.models import AuditEvent, Job, JobItem
-from users.provisioning import UserPlan
+from users.provisioning import CREATED_BY_TAG, UserPlan
 from users.tasks import sweep_stale_items
 
 pytestmark = pytest.mark.integration
@@ -32,13 +32,9 @@ CANARY = "Canary-Passw0rd!x7/q"
 
 
 @pytest.fixture
-def redis_store(settings, redis_client: redis.Redis) -> redis.Redis:
-    """The cache, and so the one-time store, on the tests' Redis database (the unit tests use a
-    process-local cache). Requested before `celery_worker`, so the worker uses it too."""
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": settings.TEST_REDIS_URL}
-    }
-    return redis_client
+def redis_store(redis_cache: redis.Redis) -> redis.Redis:
+    """The one-time store on the tests' Redis (the unit tests use a process-local cache)."""
+    return redis_cache
 
 
 @pytest.fixture
@@ -165,7 +161,6 @@ def test_it_sweeps_an_item_left_running_by_a_killed_worker(
     # The killed worker had sent CreateUser (IAM made the user) and died before saving the step.
     iam = IamGateway.from_settings()
     started = timezone.now() - timedelta(hours=1)
-    iam.create_user("dora")
     job = Job.objects.create(
         operator=operator, source=Job.Source.WIZARD, account_id="123456789012",
         sign_in_url="https://123456789012.signin.aws.amazon.com/console",
@@ -176,6 +171,7 @@ def test_it_sweeps_an_item_left_running_by_a_killed_worker(
         job=job, position=0, user_name="dora", plan=plan.to_json(), status=JobItem.Status.RUNNING, attempts=1,
         heartbeat_at=started, started_at=started, steps=[step],
     )
+    iam.create_user("dora", tags={CREATED_BY_TAG: jobs.created_by(item)})
 
     sweep_stale_items.delay()
     _wait_until_finished(job)
