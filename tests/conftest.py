@@ -118,7 +118,7 @@ def redis_cache(settings, redis_client: redis.Redis) -> Iterator[redis.Redis]:
     before and after: the broker's queues live in the same database. Request it before
     `celery_worker`, so that the worker uses it too."""
     settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": settings.TEST_REDIS_URL}
+        "default": {"BACKEND": "iamconsole.redis_cache.ReusingRedisCache", "LOCATION": settings.TEST_REDIS_URL}
     }
 
     def clear() -> None:

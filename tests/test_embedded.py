@@ -13,9 +13,12 @@ import socket
 import stat
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -405,3 +408,31 @@ def test_it_exits_with_a_clear_message_when_the_port_is_taken(
     assert f"Cannot serve the embedded IAM backend on 127.0.0.1:{port}." in err
     assert "in use" in err
     assert not os.path.exists(snapshot)
+
+
+def test_it_creates_one_of_many_spellings_sent_at_once(iam_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server answers in threads: a name check and its creation never interleave, even when
+    the creation is slow (here made slower, so that unguarded checks would all pass first)."""
+    moto_create_user = embedded._moto_create_user
+
+    def slow_create_user(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.05)
+        return moto_create_user(*args, **kwargs)
+
+    monkeypatch.setattr(embedded, "_moto_create_user", slow_create_user)
+    spellings = ["alice", "Alice", "ALICE", "aLice", "alIce", "aliCe", "alicE", "ALice"]
+    barrier = threading.Barrier(len(spellings))
+
+    def create(name: str) -> str:
+        client = direct_client(iam_server, attempts=1)
+        barrier.wait()
+        try:
+            client.create_user(UserName=name)
+        except ClientError as error:
+            return error.response["Error"]["Code"]
+        return "created"
+
+    with ThreadPoolExecutor(len(spellings)) as pool:
+        outcomes = Counter(pool.map(create, spellings))
+    assert outcomes == Counter({"created": 1, "EntityAlreadyExists": len(spellings) - 1})
+    assert len(direct_client(iam_server).list_users()["Users"]) == 1

@@ -575,3 +575,46 @@ def test_it_registers_the_counter_once_per_client(iam: IamGateway) -> None:
     with CALLS.measure() as calls:
         again.user_exists("alice")
     assert calls.by_operation == Counter({"GetUser": 1})
+
+
+def test_it_makes_cached_reads_stale_once_after_a_run_of_changes(iam: IamGateway) -> None:
+    iam.create_group("devs")
+    iam.user_index()
+    with CALLS.measure() as calls:
+        with iam.changes_then_invalidate():
+            iam.create_user("ann")
+            iam.add_user_to_group("devs", "ann")
+            assert iam.user_index() == []  # still the cached index: nothing read inside
+        assert [user.name for user in iam.user_index()] == ["ann"]
+    assert calls.by_operation["GetAccountAuthorizationDetails"] == 1
+
+
+def test_it_reports_an_answer_that_is_not_iams_as_no_response(db: None) -> None:
+    """A page botocore cannot parse as IAM's (a portal's or proxy's HTML, here with a 200) is
+    ResponseParserError, which the SDK does not retry: the call may have taken effect."""
+    page = b"<html><body>Welcome to the hotel network<p></body>"
+    answer = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n%s" % (len(page), page)
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        server.settimeout(10)
+
+        def answer_once() -> None:
+            connection = server.accept()[0]
+            connection.recv(65536)
+            connection.sendall(answer)
+            connection.close()
+
+        responder = threading.Thread(target=answer_once)
+        responder.start()
+        with override_settings(IAM_ENDPOINT_URL=f"http://127.0.0.1:{server.getsockname()[1]}"):
+            iam = IamGateway.from_settings()
+        try:
+            with pytest.raises(IamUnavailable) as caught:
+                iam.create_access_key("alice")
+        finally:
+            IamGateway.forget_clients()
+            responder.join()
+
+    assert caught.value.code == "NoResponse"
+    assert "gave an answer that is not IAM's" in str(caught.value)

@@ -257,11 +257,16 @@ def test_it_records_each_attempt_of_a_step_and_beats_the_heartbeat(iam, operator
     item = job.items.get()
     progress = jobs.ItemProgress(item)
     assert not progress.is_done("CreateUser") and progress.started_at("CreateUser") is None
-    progress.start("CreateUser")
+    progress.start("CreateUser", durable=False)
     first = progress.started_at("CreateUser")
     progress.fail("CreateUser", AccessDenied("AccessDenied", "No", request_id="r-1"))
-    progress.start("CreateUser")
+    progress.start("CreateUser", durable=False)
     assert progress.started_at("CreateUser") > first
+    saved = JobItem.objects.get(pk=item.pk)
+    assert [(s["step"], s["status"]) for s in saved.steps] == [("CreateUser", "failed")]  # not yet
+    progress.start("CreateAccessKey", durable=True)
+    saved = JobItem.objects.get(pk=item.pk)
+    assert [(s["step"], s["status"]) for s in saved.steps][-1] == ("CreateAccessKey", "started")
     progress.succeed("CreateAccessKey", access_key_id="AKIAEXAMPLE")
     item.refresh_from_db()
     assert [(s["step"], s["status"]) for s in item.steps] == [

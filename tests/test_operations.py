@@ -123,3 +123,14 @@ def test_it_masks_secrets_in_log_records_and_keeps_the_rest() -> None:
     plain = logging.LogRecord("users", logging.INFO, __file__, 1, "created %s", ("arthur",), None)
     RedactSecrets().filter(plain)
     assert plain.getMessage() == "created arthur"
+
+
+def test_the_redis_cache_reuses_one_client_and_works(redis_cache) -> None:
+    """iamconsole/redis_cache.py: Django builds a redis client per operation; ours keeps one."""
+    from django.core.cache import cache
+
+    client = cache._cache.get_client(write=True)
+    assert cache._cache.get_client() is client
+    cache.set("reuse-check", {"a": 1}, 30)
+    assert cache.add("reuse-counter", 1) and cache.incr("reuse-counter") == 2
+    assert cache.get("reuse-check") == {"a": 1} and cache.get("reuse-counter") == 2

@@ -67,6 +67,7 @@ class MemoryProgress:
     started: dict[str, datetime] = field(default_factory=dict)
     failed: dict[str, IamError] = field(default_factory=dict)
     log: list[tuple[str, str]] = field(default_factory=list)
+    durable: list[bool] = field(default_factory=list)  # of each start, in order
 
     def is_done(self, step: str) -> bool:
         return step in self.done
@@ -74,9 +75,10 @@ class MemoryProgress:
     def started_at(self, step: str) -> datetime | None:
         return self.started.get(step)
 
-    def start(self, step: str) -> None:
+    def start(self, step: str, *, durable: bool) -> None:
         self.started[step] = datetime.now(timezone.utc)
         self.log.append(("start", step))
+        self.durable.append(durable)
 
     def succeed(self, step: str, **facts: str) -> None:
         self.done[step] = facts
@@ -215,6 +217,9 @@ def test_it_makes_exactly_the_planned_calls_in_order(
     assert order == FULL_SEQUENCE
     assert list(progress.done) == full_plan().step_names()
     assert progress.failed == {}
+    # Only CreateAccessKey's start must be saved before the call: a later run needs to know it
+    # was tried (its key may exist with nobody holding the secret).
+    assert progress.durable == [step == "CreateAccessKey" for step in full_plan().step_names()]
     rows = AuditEvent.objects.order_by("id")
     assert [row.action for row in rows if row.target == "carol"] == FULL_SEQUENCE
     assert [row.parameters.get("PolicyArn") for row in rows if row.action == "AttachUserPolicy"] == [

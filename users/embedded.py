@@ -61,6 +61,9 @@ _moto_create_user = IAMBackend.create_user
 _moto_update_user = IAMBackend.update_user
 _moto_create_login_profile = IAMBackend.create_login_profile
 _applied = False
+# The server answers in several threads: a name check and the creation it allows must not
+# interleave with another's, or `alice` and `Alice` could both be created.
+_NAMES_LOCK = threading.RLock()
 
 
 def _check_boundary(backend: IAMBackend, arn: str) -> None:
@@ -74,7 +77,7 @@ def _check_boundary(backend: IAMBackend, arn: str) -> None:
 def _check_name_free(backend: IAMBackend, user_name: str, renamed: str | None = None) -> None:
     """IAM user names are unique regardless of case (a user may be renamed to its own name)."""
     folded = user_name.casefold()
-    if any(name.casefold() == folded and name != renamed for name in backend.users):
+    if any(name.casefold() == folded and name != renamed for name in list(backend.users)):
         raise EntityAlreadyExists(f"User with name {user_name} already exists.")
 
 
@@ -97,10 +100,11 @@ def _create_user(
     permissions_boundary: str | None = None,
 ) -> User:
     """IAM refuses a name taken in another case and stores the boundary given to CreateUser."""
-    _check_name_free(self, user_name)
     if permissions_boundary:
         _check_boundary(self, permissions_boundary)
-    user = _moto_create_user(self, region_name, user_name, path, tags)
+    with _NAMES_LOCK:
+        _check_name_free(self, user_name)
+        user = _moto_create_user(self, region_name, user_name, path, tags)
     user.permissions_boundary_arn = permissions_boundary or None
     return user
 
@@ -109,9 +113,10 @@ def _update_user(
     self: IAMBackend, user_name: str, new_path: str | None = None, new_user_name: str | None = None
 ) -> None:
     """IAM refuses to rename a user onto another user's name, in any case (moto overwrites it)."""
-    if new_user_name and user_name in self.users:
-        _check_name_free(self, new_user_name, renamed=user_name)
-    _moto_update_user(self, user_name, new_path, new_user_name)
+    with _NAMES_LOCK:
+        if new_user_name and user_name in self.users:
+            _check_name_free(self, new_user_name, renamed=user_name)
+        _moto_update_user(self, user_name, new_path, new_user_name)
 
 
 def _put_user_permissions_boundary(self: IAMBackend, user_name: str, permissions_boundary: str) -> None:

@@ -29,6 +29,7 @@ from botocore.exceptions import (
     ParamValidationError,
     PartialCredentialsError,
 )
+from botocore.parsers import ResponseParserError
 from django.conf import settings
 from django.core.cache import cache
 from django.views.decorators.debug import sensitive_variables
@@ -169,6 +170,9 @@ def _translate(exc: Exception, operation: str, client: BaseClient, secrets: list
     if isinstance(exc, HTTPClientError):  # sent, but the answer was lost or late
         message = f"The IAM endpoint {endpoint} did not answer ({kind}); the call may have taken effect."
         return IamUnavailable("NoResponse", message, operation=operation)
+    if isinstance(exc, ResponseParserError):  # e.g. a proxy's HTML error page
+        message = f"The IAM endpoint {endpoint} gave an answer that is not IAM's; the call may have taken effect."
+        return IamUnavailable("NoResponse", message, operation=operation)
     message = f"The IAM endpoint {endpoint} cannot be reached ({kind})."
     return IamUnavailable("EndpointUnavailable", message, operation=operation)
 
@@ -180,6 +184,7 @@ _TRANSLATED = (
     PartialCredentialsError,
     BotocoreConnectionError,  # not sent: EndpointConnectionError, ConnectTimeoutError, ...
     HTTPClientError,  # sent, no answer: ReadTimeoutError, ConnectionClosedError
+    ResponseParserError,  # sent, answered by something else (an HTML 5xx page)
 )
 
 
@@ -501,6 +506,8 @@ class IamGateway:
     ) -> None:
         self._iam, self._sts, self._key = iam_client, sts_client, key_client
         self.operator = operator
+        self._deferring = False  # inside `changes_then_invalidate`
+        self._stale = False  # a change was made while deferring
         for client in self.clients:
             CALLS.instrument(client)
 
@@ -551,11 +558,29 @@ class IamGateway:
     def _cache_key(self, name: str) -> str:
         return f"iam:{self._iam.meta.endpoint_url}:{name}"
 
+    @contextmanager
+    def changes_then_invalidate(self) -> Iterator[None]:
+        """Several changes in a row that read nothing cached (one user's provisioning): the
+        cached reads are made stale once, at the end, rather than after each change."""
+        self._deferring, self._stale = True, False
+        try:
+            yield
+        finally:
+            self._deferring = False
+            if self._stale:
+                self._invalidate_now()
+
     def _invalidate(self, operation: str) -> None:
         """After any change (even a failed one: it may have half-happened), cached reads of
         this IAM are stale: move to a new generation of cache keys."""
         if operation not in MUTATING:
             return
+        if self._deferring:
+            self._stale = True
+            return
+        self._invalidate_now()
+
+    def _invalidate_now(self) -> None:
         key = self._cache_key("generation")
         try:
             cache.incr(key)

@@ -385,8 +385,8 @@ class ItemProgress:
         {"step", "status": "started|done|failed", "started_at", "at",
          "error_code", "error_message", "request_id", <facts, e.g. "access_key_id">}
 
-    Every call saves at once (one UPDATE, no transaction held across IAM calls) and beats the
-    item's heartbeat. The item is this run's alone (claimed), so writing `steps` whole is safe;
+    Every outcome, and a durable start, saves at once (one UPDATE, no transaction held across
+    IAM calls) and beats the item's heartbeat; other starts are saved with their outcome. The item is this run's alone (claimed), so writing `steps` whole is safe;
     only the fields named are written, never `status`.
     """
 
@@ -407,10 +407,11 @@ class ItemProgress:
         entry = self._latest(step)
         return datetime.fromisoformat(entry["started_at"]) if entry else None
 
-    def start(self, step: str) -> None:
+    def start(self, step: str, *, durable: bool) -> None:
         now = timezone.now().isoformat()
         self.item.steps = [*self.item.steps, {"step": step, "status": "started", "started_at": now, "at": now}]
-        self._save("steps")
+        if durable:
+            self._save("steps")
 
     def succeed(self, step: str, **facts: str) -> None:
         self._finish(step, {"status": "done", **facts})

@@ -218,7 +218,9 @@ class Progress(Protocol):
 
     def is_done(self, step: str) -> bool: ...
     def started_at(self, step: str) -> datetime | None: ...  # start of the latest attempt
-    def start(self, step: str) -> None: ...
+    # `durable`: saved before the call returns, for a step a later run must know was tried
+    # (CreateAccessKey); the others may be saved with the step's outcome.
+    def start(self, step: str, *, durable: bool) -> None: ...
     def succeed(self, step: str, **facts: str) -> None: ...  # e.g. access_key_id=...
     def fail(self, step: str, error: IamError) -> None: ...
 
@@ -263,7 +265,7 @@ def provision_user(
         if progress.is_done(step):
             continue
         previous_start = progress.started_at(step)
-        progress.start(step)
+        progress.start(step, durable=step == "CreateAccessKey")
         try:
             facts = run.step(step, previous_start)
         except IamError as error:

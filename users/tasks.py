@@ -98,14 +98,15 @@ def _run(task: Task, item: JobItem) -> None:
         # per job rather than one per user (shared by the worker processes through the cache).
         needs_policy = plan.console_access and not plan.custom_password
         policy = _job_password_policy(job.pk, gateway) if needs_policy else PasswordPolicy.iam_default()
-        done = provision_user(
-            plan,
-            gateway=gateway,
-            progress=progress,
-            vault=jobs.ItemVault(job, item),
-            password_policy=policy,
-            created_by=jobs.created_by(item),
-        )
+        with gateway.changes_then_invalidate():
+            done = provision_user(
+                plan,
+                gateway=gateway,
+                progress=progress,
+                vault=jobs.ItemVault(job, item),
+                password_policy=policy,
+                created_by=jobs.created_by(item),
+            )
     except RETRYABLE as error:
         if task.request.retries >= task.max_retries:
             jobs.finish_item(item, done=False, error=error)
