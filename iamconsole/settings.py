@@ -114,10 +114,13 @@ TEMPLATES = [
     },
 ]
 
+# Connections are kept (and checked before reuse): a Celery worker would otherwise open a new
+# PostgreSQL connection, a new server process, for every user of a job.
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{STATE_DIR / 'db.sqlite3'}",
-        conn_max_age=envint("DATABASE_CONN_MAX_AGE", 0),
+        conn_max_age=envint("DATABASE_CONN_MAX_AGE", 600),
+        conn_health_checks=True,
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
