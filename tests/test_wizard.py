@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from django.urls import reverse
 
 from users.gateway import CALLS
 from users.gateway import MUTATING

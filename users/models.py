@@ -67,6 +67,11 @@ class Job(models.Model):
     def __str__(self) -> str:
         return f"{self.get_source_display()} {self.id} ({self.created_at:%Y-%m-%d %H:%M})"
 
+    @property
+    def heading(self) -> str:
+        """The title of the job's pages: the page the operator started it from."""
+        return "Import users" if self.source == self.Source.IMPORT else "Add user"
+
 
 class JobItem(models.Model):
     """One user of a job: its plan (no secrets), its state and what each IAM step did."""
