@@ -27,10 +27,10 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import IO, Any
+from typing import IO
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.sessions.backends.base import SessionBase
@@ -74,6 +74,9 @@ TEMPLATE_ROWS = (
     ("alice", "/", "Developers", "", "", "team=web;cost-center=1234", "yes", "yes", "no"),
     ("build-bot", "/service/", "", "ReadOnlyAccess", "", "team=ci", "no", "", "yes"),
 )
+
+
+ErrorSink = Callable[[str, str], None]  # error(column, message) notes one error of a row
 
 
 class ImportFileError(Exception):
@@ -264,7 +267,7 @@ class RowChecker:
         )
         return plan, []
 
-    def _user_name(self, line: int, name: str, error: Any) -> str:
+    def _user_name(self, line: int, name: str, error: ErrorSink) -> str:
         if not name:
             error("user_name", "Enter a user name.")
         elif not is_valid_user_name(name):
@@ -278,7 +281,7 @@ class RowChecker:
         return name
 
     @staticmethod
-    def _flag(values: Mapping[str, str], column: str, default: bool, error: Any) -> bool:
+    def _flag(values: Mapping[str, str], column: str, default: bool, error: ErrorSink) -> bool:
         value = values[column].lower()
         if not value:
             return default
@@ -287,7 +290,7 @@ class RowChecker:
         error(column, f"Enter yes or no, not “{values[column][:40]}”.")
         return default
 
-    def _groups(self, cell: str, error: Any) -> tuple[str, ...]:
+    def _groups(self, cell: str, error: ErrorSink) -> tuple[str, ...]:
         names = _unique(_split(cell))
         missing = [name for name in names if name.casefold() not in self.catalog.groups]
         if missing:
@@ -308,7 +311,7 @@ class RowChecker:
             return f"No managed policy named {reference}."
         return f"Several policies are named {reference}; give the ARN of the one you mean."
 
-    def _policies(self, cell: str, change_password: bool, error: Any) -> tuple[str, ...]:
+    def _policies(self, cell: str, change_password: bool, error: ErrorSink) -> tuple[str, ...]:
         arns: list[str] = []
         for reference in _split(cell):
             policy = self._policy(reference)
@@ -327,7 +330,7 @@ class RowChecker:
             )
         return tuple(arns)
 
-    def _boundary(self, cell: str, error: Any) -> str | None:
+    def _boundary(self, cell: str, error: ErrorSink) -> str | None:
         if not cell:
             return None
         policy = self._policy(cell)
@@ -337,7 +340,7 @@ class RowChecker:
         return policy.arn
 
     @staticmethod
-    def _tags(cell: str, error: Any) -> tuple[tuple[str, str], ...]:
+    def _tags(cell: str, error: ErrorSink) -> tuple[tuple[str, str], ...]:
         pairs = []
         for item in _split(cell):
             key, _, value = item.partition("=")
