@@ -319,17 +319,16 @@ def finish_job_if_done(job_id: Any) -> bool:
     if JobItem.objects.filter(job_id=job_id, status__in=ACTIVE).exists():
         return False
     if Job.objects.filter(pk=job_id, finished_at__isnull=True).update(finished_at=timezone.now()):
-        credentials.expire(batch=str(job_id), items=_secret_items(job_id), ttl=settings.CREDENTIALS_TTL)
+        credentials.expire(batch=str(job_id), items=_store_items(job_id), ttl=settings.CREDENTIALS_TTL)
     return True
 
 
-def _secret_items(job_id: Any) -> list[str]:
-    """The one-time store's items a job may hold: its custom password and what its users got."""
+def _store_items(job_id: Any) -> list[str]:
+    """Every item of the one-time store a job may hold: its custom password, and each user's
+    password and access key (whether or not they were made)."""
     names = [CUSTOM_PASSWORD_ITEM]
-    holders = JobItem.objects.filter(Q(has_password=True) | ~Q(access_key_id=""), job_id=job_id)
-    for user_name, has_password, access_key_id in holders.values_list("user_name", "has_password", "access_key_id"):
-        names += [password_item(user_name)] if has_password else []
-        names += [access_key_item(user_name)] if access_key_id else []
+    for user_name in JobItem.objects.filter(job_id=job_id).values_list("user_name", flat=True):
+        names += [password_item(user_name), access_key_item(user_name)]
     return names
 
 
@@ -386,8 +385,9 @@ class ItemProgress:
          "error_code", "error_message", "request_id", <facts, e.g. "access_key_id">}
 
     Every outcome, and a durable start, saves at once (one UPDATE, no transaction held across
-    IAM calls) and beats the item's heartbeat; other starts are saved with their outcome. The item is this run's alone (claimed), so writing `steps` whole is safe;
-    only the fields named are written, never `status`.
+    IAM calls) and beats the item's heartbeat; other starts are saved with their outcome. The
+    item is this run's alone (claimed), so writing `steps` whole is safe; only the fields named
+    are written, never `status`.
     """
 
     def __init__(self, item: JobItem) -> None:
@@ -589,16 +589,12 @@ def close_credentials(job: Job, *, operator: AbstractBaseUser) -> None:
     """The operator pressed Close: stamp the job, then delete all its secrets (the custom
     password included). Audited without any value. Idempotent."""
     Job.objects.filter(pk=job.pk).update(credentials_closed_at=timezone.now())
-    user_names = list(job.items.values_list("user_name", flat=True))
-    names = [CUSTOM_PASSWORD_ITEM]
-    for user_name in user_names:
-        names += [password_item(user_name), access_key_item(user_name)]
-    credentials.discard(batch=str(job.id), items=names)
+    credentials.discard(batch=str(job.id), items=_store_items(job.pk))
     audit.record(
         operator=operator,
         action="CloseCredentials",
         target=f"job {job.id}",
-        parameters={"users": len(user_names)},
+        parameters={"users": job.items.count()},
         outcome="success",
     )
 
