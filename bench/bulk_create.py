@@ -9,14 +9,16 @@ AddUserToGroup (one pre-created group) and CreateAccessKey. The three ways:
       with Celery workers (prefork, --concurrency) in subprocesses on Redis and PostgreSQL.
 It prints users/s for each, and the ratios c/a and c/b against their targets (c/b ≥ 0.8 at
 every latency, c/a ≥ 4 at 50 ms). For (c) also the dry run's time and the peak memory of the
-web side (this process) and of the workers.
+web side (this process) and of the workers; for each way, the CPU time per user of each group
+of processes (moto, proxy, workers, PostgreSQL, Redis, this process) while it was timed.
 
 The moto server (`python -m users.embedded`, no snapshot) and the delaying proxy in front of it
 (`python -m tests.iam_proxy --latency L`) run in their own processes. Every way talks to IAM
 through the proxy, on the same URL, so all pay the same hop; each way starts from an emptied
 account (POST /moto-api/reset) holding one group, with its own user names (bench-a-00001…).
-A latency of 0 leaves moto as it is: one moto process's CPU is the limit, so c/b shows our own
-overhead; 0.05 stands in for a real AWS region's round trip, where concurrency pays.
+A latency of 0 leaves moto as it is: the machine's CPU, which moto, the clients and in (c) the
+console share, is the limit, so c/b shows our own overhead; 0.05 stands in for a real AWS
+region's round trip, where concurrency pays.
 
     .venv/bin/python bench/bulk_create.py --ways a,b                    # 1,000 users, 0 and 50 ms
     .venv/bin/python bench/bulk_create.py                               # all three ways
@@ -78,6 +80,7 @@ class Result:
     seconds: float
     calls: Counter[str] = field(default_factory=Counter)  # IAM calls that reached moto, by action
     details: dict[str, str] = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds while timed, by process group
 
     @property
     def rate(self) -> float:
@@ -352,6 +355,49 @@ class PeakMemory(threading.Thread):
         )
 
 
+CPU_GROUPS = (  # (group, what its processes' command lines contain), the first match wins
+    ("moto", "users.embedded"),
+    ("proxy", "tests.iam_proxy"),
+    ("worker", "celery"),
+    ("postgres", "postgres"),
+    ("redis", "redis-server"),
+)
+TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_snapshot() -> dict[tuple[int, int], tuple[str, int]]:
+    """Every process's CPU time so far (user + system, in clock ticks), keyed by pid and start
+    time, with its group: CPU_GROUPS by command line, "bench" for this process (the web side in
+    (c), the boto3 clients in (a) and (b)), "other" for the rest of the machine."""
+    snapshot = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as file:
+                stat = file.read()
+            with open(f"/proc/{entry}/cmdline", "rb") as file:
+                command = file.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "
+        ticks, started = int(fields[11]) + int(fields[12]), int(fields[19])
+        pid = int(entry)
+        group = "bench" if pid == os.getpid() else next(
+            (name for name, marker in CPU_GROUPS if marker in command), "other"
+        )
+        snapshot[(pid, started)] = (group, ticks)
+    return snapshot
+
+
+def cpu_used(before: dict[tuple[int, int], tuple[str, int]]) -> dict[str, float]:
+    """CPU seconds by group since `before` (a process that ended meanwhile is not counted)."""
+    used: Counter[str] = Counter()
+    for key, (group, ticks) in cpu_snapshot().items():
+        used[group] += ticks - before.get(key, (group, 0))[1]
+    return {group: ticks / TICKS_PER_SECOND for group, ticks in used.most_common()}
+
+
 class Console:
     """The web side in this process (Django's test client), workers in subprocesses, on Redis
     database 9 and a PostgreSQL database of the bench's own; IAM at the proxy's URL."""
@@ -451,8 +497,8 @@ class Console:
 
         redis.Redis.from_url(self.redis_url).flushdb()
 
-    def run_import(self, users: int, concurrency: int) -> tuple[float, dict[str, str]]:
-        """Upload → dry run → confirm → done; the seconds it took and the details."""
+    def run_import(self, users: int, concurrency: int) -> tuple[float, dict[str, str], dict[str, float]]:
+        """Upload → dry run → confirm → done; the seconds it took, the details, the CPU used."""
         from django.core.files.uploadedfile import SimpleUploadedFile
         from django.urls import resolve, reverse
 
@@ -465,6 +511,7 @@ class Console:
             memory = PeakMemory({"web": lambda: [os.getpid()], "worker": lambda: process_tree(worker.pid)})
             web_before = _proc_kib(os.getpid(), "status", "VmRSS") / 1024
             memory.start()
+            cpu_before = cpu_snapshot()
             start = time.perf_counter()
 
             # Upload: the form validates the file and redirects to the dry run's plan.
@@ -488,6 +535,7 @@ class Console:
                     last_report = time.perf_counter()
                 time.sleep(0.2)
             done = time.perf_counter()
+            cpu = cpu_used(cpu_before)
             memory.stop()
 
         if counts.done != users:
@@ -500,7 +548,7 @@ class Console:
             "web memory": f"{web_before:.0f} MiB before, {memory.describe('web')}",
             "worker memory": memory.describe("worker"),
         }
-        return done - start, details
+        return done - start, details, cpu
 
 
 def _redirect(response: Any, url_name: str, doing: str) -> str:
@@ -545,13 +593,14 @@ def run(args: argparse.Namespace) -> list[Result]:
                 with iam_proxy(moto.url, proxy_port, latency, work / f"proxy-{way}-{latency}.log") as stop_proxy:
                     print(f"  ({way}) {WAYS[way]}, latency {latency * 1000:.0f} ms…", file=sys.stderr)
                     details: dict[str, str] = {}
-                    if way == "a":
-                        seconds = run_serial(proxy_url, args.users, args.concurrency)
-                    elif way == "b":
-                        seconds = run_threaded(proxy_url, args.users, args.concurrency)
+                    if way in ("a", "b"):
+                        cpu_before = cpu_snapshot()
+                        script = run_serial if way == "a" else run_threaded
+                        seconds = script(proxy_url, args.users, args.concurrency)
+                        cpu = cpu_used(cpu_before)
                     else:
                         assert console is not None
-                        seconds, details = console.run_import(args.users, args.concurrency)
+                        seconds, details, cpu = console.run_import(args.users, args.concurrency)
                     calls = stop_proxy()
                     if CREATE_USER_RETRIES.count:
                         details["CreateUser sent again after a moto 500"] = str(CREATE_USER_RETRIES.count)
@@ -559,7 +608,7 @@ def run(args: argparse.Namespace) -> list[Result]:
                     if errors := moto_errors(moto.log) - errors_before:
                         details["moto 500s (see moto.log)"] = str(errors)
                 check_created(moto.url, way, args.users)
-                result = Result(way, latency, args.users, seconds, calls, details)
+                result = Result(way, latency, args.users, seconds, calls, details, cpu)
                 print(f"  ({way}) {result.rate:.1f} users/s", file=sys.stderr)
                 results.append(result)
     finally:
@@ -607,6 +656,13 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
         )
         for name, value in result.details.items():
             print(f"      {name}: {value}")
+        cpu = ", ".join(f"{group} {1000 * seconds / result.users:.1f}" for group, seconds in result.cpu.items())
+        total = sum(result.cpu.values())
+        cores = os.cpu_count() or 1
+        print(
+            f"      CPU per user: {1000 * total / result.users:.1f} ms ({cpu}); "
+            f"{total / result.seconds:.2f} of {cores} cores busy"
+        )
 
 
 def latencies(values: list[str] | None) -> list[float]:

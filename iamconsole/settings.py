@@ -237,6 +237,10 @@ CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = 10.0
 JOB_ITEM_STALE_SECONDS = envint("JOB_ITEM_STALE_SECONDS", 6 * 60)
 JOB_SWEEP_SECONDS = envint("JOB_SWEEP_SECONDS", 60)
 CELERY_TASK_IGNORE_RESULT = True
+# Celery's Django fixup closes the database connection around every task unless this is set;
+# users/tasks.py closes it as Django does around a request instead (CONN_MAX_AGE, health
+# checks), and the fixup's own recycling every 1,000 tasks is only a backstop.
+CELERY_DB_REUSE_MAX = 1000
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

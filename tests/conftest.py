@@ -8,7 +8,6 @@ from collections.abc import Iterator
 
 import pytest
 import redis
-from celery.contrib.testing.worker import start_worker
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, Group
 from django.core.cache import cache
@@ -17,9 +16,9 @@ from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.iam.models import iam_backends
 
-from iamconsole.celery import app
 from users import embedded
 from users.gateway import IamGateway
+from tests.celery_workers import thread_worker
 from users.roles import OPERATORS, VIEWERS
 
 
@@ -136,6 +135,6 @@ def celery_worker(redis_client: redis.Redis, iam_server: str, settings) -> Itera
     with IAM on the moto server."""
     settings.IAM_BACKEND = "endpoint"
     settings.IAM_ENDPOINT_URL = iam_server
-    assert app.conf.broker_url == settings.TEST_REDIS_URL
-    with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=10) as worker:
+    with thread_worker(concurrency=2) as worker:
         yield worker
+

@@ -14,7 +14,9 @@ from urllib.parse import quote, unquote
 import pytest
 from celery.exceptions import Retry
 from django.core.cache import cache
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -183,6 +185,22 @@ def test_it_creates_the_users_and_finishes_the_job(iam, operator) -> None:
     assert sorted(u.name for u in iam.list_users()) == ["ann", "bob"]
 
 
+def test_it_saves_a_users_progress_in_a_few_queries(iam, operator) -> None:
+    """Claim and read, the CreateAccessKey start, one audit row per IAM call, finish and the
+    job-done check: a step's success waits for the next save (docs/PERFORMANCE.md)."""
+    iam.create_group("devs")
+    job = _start(operator, _both("ann", groups=("devs",)), _both("bob"))
+    ann = job.items.get(user_name="ann")
+    with CaptureQueriesContext(connection) as queries:
+        run_job_item.run(ann.pk)
+    statements = [q["sql"].split()[0] for q in queries.captured_queries]
+    assert len(statements) == 9, statements
+    assert statements.count("INSERT") == 4  # one audit row per IAM call
+    ann.refresh_from_db()
+    assert ann.status == Status.DONE and ann.has_password and ann.access_key_id
+    assert [s["status"] for s in ann.steps] == ["done"] * 4
+
+
 def test_it_runs_an_item_once_however_often_it_is_delivered(iam, operator) -> None:
     job = _start(operator, _both("ann"))
     _run(job)
@@ -268,12 +286,18 @@ def test_it_records_each_attempt_of_a_step_and_beats_the_heartbeat(iam, operator
     saved = JobItem.objects.get(pk=item.pk)
     assert [(s["step"], s["status"]) for s in saved.steps][-1] == ("CreateAccessKey", "started")
     progress.succeed("CreateAccessKey", access_key_id="AKIAEXAMPLE")
-    item.refresh_from_db()
-    assert [(s["step"], s["status"]) for s in item.steps] == [
+    saved = JobItem.objects.get(pk=item.pk)
+    assert [(s["step"], s["status"]) for s in saved.steps][-1] == ("CreateAccessKey", "started")  # not yet
+    assert saved.access_key_id == ""
+    JobItem.objects.filter(pk=item.pk).update(status=Status.RUNNING)  # as claimed
+    jobs.finish_item(item, done=False, error=progress.failure)  # the run's end saves it all
+    saved = JobItem.objects.get(pk=item.pk)
+    assert [(s["step"], s["status"]) for s in saved.steps] == [
         ("CreateUser", "failed"), ("CreateUser", "started"), ("CreateAccessKey", "done"),
     ]
-    assert item.steps[0]["request_id"] == "r-1"
-    assert item.access_key_id == "AKIAEXAMPLE" and item.heartbeat_at is not None
+    assert saved.steps[0]["request_id"] == "r-1"
+    assert (saved.status, saved.error_code) == ("failed", "AccessDenied")
+    assert saved.access_key_id == "AKIAEXAMPLE" and saved.heartbeat_at is not None
     assert not progress.is_done("CreateUser") and progress.is_done("CreateAccessKey")
 
 
@@ -289,10 +313,12 @@ def test_it_keeps_secrets_add_only_in_the_store(iam, operator) -> None:
     assert vault.password() == "first-Passw0rd!"
     assert vault.held_access_key_id() == "AKIAFIRST"
     assert vault.custom_password() == CUSTOM
-    item.refresh_from_db()
-    assert item.has_password
-    JobItem.objects.update(has_password=False)  # a run killed between the store and the flag
-    assert jobs.ItemVault(job, job.items.get()).password() == "first-Passw0rd!"
+    assert item.has_password  # saved with the item's progress
+    # A run killed between the store and the flag: the next run finds the password, flags it.
+    resumed = job.items.get()
+    assert not resumed.has_password
+    assert jobs.ItemVault(job, resumed).password() == "first-Passw0rd!"
+    jobs.ItemProgress(resumed).start("CreateAccessKey", durable=True)
     assert job.items.get().has_password
     credentials.discard(batch=str(job.id), items=[jobs.CUSTOM_PASSWORD_ITEM])
     with pytest.raises(credentials.CredentialsGone):
@@ -569,6 +595,33 @@ def test_it_keeps_the_task_limits_inside_the_broker_visibility_timeout(settings)
     assert (run_job_item.retry_backoff, run_job_item.retry_jitter, run_job_item.max_retries) == (2, True, MAX_RETRIES)
     conf = run_job_item.app.conf
     assert conf.task_acks_late and conf.task_reject_on_worker_lost and conf.worker_prefetch_multiplier == 1
+
+
+# --- Database connections in the worker -----------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)  # autocommit, as in a worker
+def test_it_keeps_the_database_connection_between_tasks_until_it_is_old() -> None:
+    from users.tasks import close_old_database_connections
+
+    connection.ensure_connection()
+    kept = connection.connection
+    close_old_database_connections(task=run_job_item)  # task_prerun / task_postrun
+    assert connection.connection is kept and not connection.health_check_done
+    in_memory = connection.vendor == "sqlite" and connection.is_in_memory_db()
+    if not in_memory:  # Django never closes an in-memory SQLite database
+        connection.close_at = 0  # past CONN_MAX_AGE (the next connect sets it again)
+        close_old_database_connections(task=run_job_item)
+        assert connection.connection is None
+    run_job_item.push_request(is_eager=True)  # inside its caller's transaction: left alone
+    try:
+        connection.ensure_connection()
+        kept = connection.connection
+        connection.close_at = 0
+        close_old_database_connections(task=run_job_item)
+        assert connection.connection is kept
+    finally:
+        run_job_item.pop_request()
 
 
 # --- Bulk-sized jobs -------------------------------------------------------------------------

@@ -59,6 +59,9 @@ MAX_ATTEMPTS = 10
 SESSION_JOBS = "credential_jobs"
 SESSION_JOBS_KEPT = 20
 BULK_BATCH = 500  # rows per INSERT when a job is created
+# The item fields a run writes (ItemProgress, ItemVault); never `status`, set by the functions
+# that end a run.
+RUN_FIELDS = ("steps", "access_key_id", "has_password")
 
 Status = JobItem.Status
 ACTIVE = (Status.QUEUED, Status.RUNNING)
@@ -291,7 +294,12 @@ def finish_item(item: JobItem, *, done: bool, error: IamError | None = None) -> 
     """Set the item DONE or FAILED (with the error of its failed step), then finish the job if
     nothing is left to run."""
     now = timezone.now()
-    fields: dict[str, Any] = {"status": Status.DONE if done else Status.FAILED, "finished_at": now, "heartbeat_at": now}
+    fields: dict[str, Any] = {
+        **_run_fields(item),
+        "status": Status.DONE if done else Status.FAILED,
+        "finished_at": now,
+        "heartbeat_at": now,
+    }
     if done:
         fields.update(error_code="", error_message="")
     elif error is not None:
@@ -300,17 +308,24 @@ def finish_item(item: JobItem, *, done: bool, error: IamError | None = None) -> 
     finish_job_if_done(item.job_id)
 
 
+def _run_fields(item: JobItem) -> dict[str, Any]:
+    """What a run learns about its item (ItemProgress, ItemVault), saved with its progress."""
+    return {name: getattr(item, name) for name in RUN_FIELDS}
+
+
 def requeue_item(item: JobItem) -> None:
     """Back to QUEUED while the task waits to retry (cancel can then still stop it); straight
     to CANCELLED if the job was cancelled while this item ran."""
     now = timezone.now()
     if Job.objects.filter(pk=item.job_id, cancelled_at__isnull=False).exists():
         JobItem.objects.filter(pk=item.pk, status=Status.RUNNING).update(
-            status=Status.CANCELLED, finished_at=now, heartbeat_at=now
+            **_run_fields(item), status=Status.CANCELLED, finished_at=now, heartbeat_at=now
         )
         finish_job_if_done(item.job_id)
         return
-    JobItem.objects.filter(pk=item.pk, status=Status.RUNNING).update(status=Status.QUEUED, heartbeat_at=now)
+    JobItem.objects.filter(pk=item.pk, status=Status.RUNNING).update(
+        **_run_fields(item), status=Status.QUEUED, heartbeat_at=now
+    )
 
 
 def finish_job_if_done(job_id: Any) -> bool:
@@ -384,10 +399,12 @@ class ItemProgress:
         {"step", "status": "started|done|failed", "started_at", "at",
          "error_code", "error_message", "request_id", <facts, e.g. "access_key_id">}
 
-    Every outcome, and a durable start, saves at once (one UPDATE, no transaction held across
-    IAM calls) and beats the item's heartbeat; other starts are saved with their outcome. The
-    item is this run's alone (claimed), so writing `steps` whole is safe; only the fields named
-    are written, never `status`.
+    Saved (one UPDATE, no transaction held across IAM calls, the heartbeat beaten) at a durable
+    start, at a failure, and with the item's end (`finish_item`, `requeue_item`). A success is
+    kept in memory until then: a run that dies before saving it redoes the step, and every step
+    is safe to redo (users/provisioning.py), so one UPDATE per IAM call is not needed. The item
+    is this run's alone (claimed), so writing `steps` whole is safe; `status` is never written
+    here.
     """
 
     def __init__(self, item: JobItem) -> None:
@@ -411,15 +428,12 @@ class ItemProgress:
         now = timezone.now().isoformat()
         self.item.steps = [*self.item.steps, {"step": step, "status": "started", "started_at": now, "at": now}]
         if durable:
-            self._save("steps")
+            self._save()
 
     def succeed(self, step: str, **facts: str) -> None:
         self._finish(step, {"status": "done", **facts})
         if "access_key_id" in facts:
             self.item.access_key_id = facts["access_key_id"]
-            self._save("steps", "access_key_id")
-        else:
-            self._save("steps")
 
     def fail(self, step: str, error: IamError) -> None:
         self.failure = error
@@ -433,7 +447,7 @@ class ItemProgress:
             },
         )
         self.item.error_code, self.item.error_message = error.code[:128], error.message
-        self._save("steps", "error_code", "error_message")
+        self._save("error_code", "error_message")
 
     def _finish(self, step: str, update: dict[str, Any]) -> None:
         steps = [dict(entry) for entry in self.item.steps]
@@ -448,7 +462,7 @@ class ItemProgress:
 
     def _save(self, *fields: str) -> None:
         self.item.heartbeat_at = timezone.now()
-        self.item.save(update_fields=[*fields, "heartbeat_at"])
+        self.item.save(update_fields=[*RUN_FIELDS, *fields, "heartbeat_at"])
 
 
 class ItemVault:
@@ -482,9 +496,7 @@ class ItemVault:
         self._mark_password()
 
     def _mark_password(self) -> None:
-        if not self.item.has_password:
-            self.item.has_password = True
-            self.item.save(update_fields=["has_password"])
+        self.item.has_password = True  # saved with the item's progress (RUN_FIELDS)
 
     def held_access_key_id(self) -> str | None:
         secret = self._take(access_key_item(self.item.user_name))

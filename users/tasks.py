@@ -15,11 +15,11 @@ from typing import Any
 
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import worker_ready
+from celery.signals import task_postrun, task_prerun, worker_ready
 from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.core.cache import cache
-from django.db import DatabaseError
+from django.db import DatabaseError, close_old_connections
 
 from . import jobs
 from .gateway import IamError, IamGateway, PasswordPolicy
@@ -183,3 +183,14 @@ def start_sweeper(**kwargs: Any) -> None:
     chain = uuid.uuid4().hex
     cache.set(SWEEPER_KEY, chain, timeout=None)
     sweep_stale_items.apply_async(kwargs={"chain": chain})
+
+
+@task_prerun.connect
+@task_postrun.connect
+def close_old_database_connections(task: Task, **kwargs: Any) -> None:
+    """Around each task, what Django does around each request: close a connection that is past
+    CONN_MAX_AGE or unusable, and check the kept one's health before its first query (the
+    Celery fixup's close after every task is turned off by CELERY_DB_REUSE_MAX). Not for an
+    eager task, which runs inside its caller's transaction."""
+    if not task.request.is_eager:
+        close_old_connections()

@@ -37,7 +37,6 @@ from urllib.parse import quote
 
 import pytest
 import redis
-from celery.contrib.testing.worker import start_worker
 from celery.signals import before_task_publish
 from django.conf import settings as django_settings
 from django.core.cache import cache
@@ -46,7 +45,7 @@ from django.db import OperationalError
 from django.test import Client
 from django.urls import resolve, reverse
 
-from iamconsole.celery import app
+from tests.celery_workers import thread_worker
 from tests.faults import instant_retries
 from tests.iam_clients import direct_client
 from tests.iam_proxy import IamProxy
@@ -131,10 +130,8 @@ def _thread_worker() -> Iterator[Any]:
     threads on PostgreSQL, 1 on SQLite, whose shared in-memory database refuses (rather than
     waits for) a second writer. Each refusal is a database error the task retries, so the
     reconciliation paths run there more often than on PostgreSQL."""
-    assert app.conf.broker_url == django_settings.TEST_REDIS_URL
-    concurrency = 4 if _on_postgresql() else 1
-    with start_worker(app, pool="threads", concurrency=concurrency, perform_ping_check=False, shutdown_timeout=10) as w:
-        yield w
+    with thread_worker(concurrency=4 if _on_postgresql() else 1) as worker:
+        yield worker
 
 
 # --- Worker subprocesses (PostgreSQL only) ---------------------------------------------------
