@@ -49,6 +49,8 @@ MUTATING = frozenset(
     CreateUser DeleteUser TagUser UntagUser PutUserPermissionsBoundary DeleteUserPermissionsBoundary
     CreateLoginProfile UpdateLoginProfile DeleteLoginProfile
     CreateAccessKey UpdateAccessKey DeleteAccessKey
+    DeleteSSHPublicKey DeleteSigningCertificate DeleteServiceSpecificCredential
+    DeactivateMFADevice DeleteVirtualMFADevice
     AttachUserPolicy DetachUserPolicy PutUserPolicy DeleteUserPolicy
     CreateGroup AddUserToGroup RemoveUserFromGroup AttachGroupPolicy
     UpdateAccountPasswordPolicy DeleteAccountPasswordPolicy CreateAccountAlias
@@ -60,7 +62,7 @@ PAGE_SIZE = 1000  # IAM's maximum MaxItems: a page per 1,000 users, not per 100
 # console starts new ones at once, changes made elsewhere show up within this time (or on Refresh).
 CACHE_SECONDS = 60
 # What an audit row names as the target, in order of preference (else "account").
-TARGET_PARAMETERS = ("UserName", "GroupName", "AccountAlias")
+TARGET_PARAMETERS = ("UserName", "GroupName", "AccountAlias", "SerialNumber")
 
 
 # The console lists these AWS managed policies as job functions although their path is "/"
@@ -367,6 +369,46 @@ class NewAccessKey:
     secret_access_key: str = field(repr=False)
     status: str
     created: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SshPublicKey:
+    """An SSH public key for AWS CodeCommit (the body is read with GetSSHPublicKey)."""
+
+    key_id: str
+    status: str
+    uploaded: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SigningCertificate:
+    certificate_id: str
+    status: str
+    uploaded: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSpecificCredential:
+    """HTTPS Git (CodeCommit), Amazon Keyspaces or Bedrock credentials; the password is shown
+    only when created or reset."""
+
+    credential_id: str
+    service_name: str
+    service_user_name: str
+    status: str
+    created: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MfaDevice:
+    serial_number: str
+    enabled: datetime
+
+    @property
+    def is_virtual(self) -> bool:
+        """A virtual device's serial number is its ARN (`arn:aws:iam::…:mfa/name`); a
+        hardware token's is the device's own serial."""
+        return self.serial_number.startswith("arn:")
 
 
 @dataclass(frozen=True, slots=True)
@@ -840,6 +882,61 @@ class IamGateway:
         """Delete a key. A retry after success raises NoSuchEntity."""
         self._call("DeleteAccessKey", UserName=name, AccessKeyId=key_id)
 
+    def list_ssh_public_keys(self, name: str) -> list[SshPublicKey]:
+        """The user's SSH public keys for AWS CodeCommit."""
+        return [
+            SshPublicKey(key["SSHPublicKeyId"], key["Status"], _utc(key["UploadDate"]))
+            for key in self._items("ListSSHPublicKeys", "SSHPublicKeys", UserName=name)
+        ]
+
+    def delete_ssh_public_key(self, name: str, key_id: str) -> None:
+        """Delete an SSH public key. A retry after success raises NoSuchEntity."""
+        self._call("DeleteSSHPublicKey", UserName=name, SSHPublicKeyId=key_id)
+
+    def list_signing_certificates(self, name: str) -> list[SigningCertificate]:
+        """The user's X.509 signing certificates."""
+        return [
+            SigningCertificate(cert["CertificateId"], cert["Status"], _utc(cert["UploadDate"]))
+            for cert in self._items("ListSigningCertificates", "Certificates", UserName=name)
+        ]
+
+    def delete_signing_certificate(self, name: str, certificate_id: str) -> None:
+        """Delete a signing certificate. A retry after success raises NoSuchEntity."""
+        self._call("DeleteSigningCertificate", UserName=name, CertificateId=certificate_id)
+
+    def list_service_specific_credentials(self, name: str) -> list[ServiceSpecificCredential]:
+        """The user's service-specific credentials (one call: IAM does not page them)."""
+        response = self._call("ListServiceSpecificCredentials", UserName=name)
+        return [
+            ServiceSpecificCredential(
+                credential_id=item["ServiceSpecificCredentialId"],
+                service_name=item["ServiceName"],
+                service_user_name=item["ServiceUserName"],
+                status=item["Status"],
+                created=_utc(item["CreateDate"]),
+            )
+            for item in response.get("ServiceSpecificCredentials", ())
+        ]
+
+    def delete_service_specific_credential(self, name: str, credential_id: str) -> None:
+        """Delete a service-specific credential. A retry after success raises NoSuchEntity."""
+        self._call("DeleteServiceSpecificCredential", UserName=name, ServiceSpecificCredentialId=credential_id)
+
+    def list_mfa_devices(self, name: str) -> list[MfaDevice]:
+        """The MFA devices assigned to the user."""
+        return [
+            MfaDevice(device["SerialNumber"], _utc(device["EnableDate"]))
+            for device in self._items("ListMFADevices", "MFADevices", UserName=name)
+        ]
+
+    def deactivate_mfa_device(self, name: str, serial_number: str) -> None:
+        """Unassign an MFA device from the user. A retry after success raises NoSuchEntity."""
+        self._call("DeactivateMFADevice", UserName=name, SerialNumber=serial_number)
+
+    def delete_virtual_mfa_device(self, serial_number: str) -> None:
+        """Delete an unassigned virtual MFA device. A retry after success raises NoSuchEntity."""
+        self._call("DeleteVirtualMFADevice", SerialNumber=serial_number)
+
     # --- groups ---
 
     def list_groups(self) -> list[Group]:
@@ -920,8 +1017,12 @@ class IamGateway:
         """The user's inline policies with their documents (1 + one GetUserPolicy per policy)."""
         return [
             InlinePolicy(name, self._call("GetUserPolicy", UserName=user, PolicyName=name)["PolicyDocument"])
-            for name in self._items("ListUserPolicies", "PolicyNames", UserName=user)
+            for name in self.list_user_policy_names(user)
         ]
+
+    def list_user_policy_names(self, user: str) -> list[str]:
+        """The names of the user's inline policies (no documents: one call per page)."""
+        return list(self._items("ListUserPolicies", "PolicyNames", UserName=user))
 
     def delete_user_policy(self, user: str, name: str) -> None:
         """Delete an inline policy. A retry after success raises NoSuchEntity."""

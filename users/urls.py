@@ -24,6 +24,8 @@ urlpatterns = [
     path("import/template.csv", import_views.import_template, name="import_template"),
     path("import/<uuid:import_id>/", import_views.import_plan, name="import_plan"),
     path("import/<uuid:import_id>/confirm/", import_views.import_confirm, name="import_confirm"),
+    # Two segments, so that no user name can shadow it.
+    path("users/actions/delete/", views.delete_users, name="delete"),
     # IAM user names may hold + = , . @ _ - : the default str converter takes them all.
     path("users/<str:name>/", views.user_detail, name="detail"),
     path("account/", views.account_settings, name="account_settings"),

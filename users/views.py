@@ -8,12 +8,19 @@ from concurrent.futures import ThreadPoolExecutor
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from .context_processors import account_info
-from .forms import PasswordPolicyForm, UserSearchForm
+from .deletion import delete_user
+from .forms import (
+    NO_USERS_SELECTED_MESSAGE,
+    DeleteUsersForm,
+    PasswordPolicyForm,
+    UserSearchForm,
+    selected_user_names,
+)
 from .gateway import AccessKey, IamError, IamGateway, NoSuchEntity, UserSummary
 from .roles import CHANGE_IAM
 
@@ -84,6 +91,28 @@ def user_detail(request: HttpRequest, name: str) -> HttpResponse:
         "login_profile": gateway.get_login_profile(name),
     }
     return render(request, "users/detail.html", context)
+
+
+@permission_required(CHANGE_IAM, raise_exception=True)
+@require_http_methods(["GET", "POST"])
+def delete_users(request: HttpRequest) -> HttpResponse:
+    """Delete the users selected on the list: GET asks for the confirmation, POST removes what
+    each user has and then the user (users/deletion.py), and shows the result step by step."""
+    data = request.POST if request.method == "POST" else request.GET
+    try:
+        names = selected_user_names(data.getlist("user"))
+    except ValueError:
+        return HttpResponseBadRequest("That selection of users cannot be deleted.")
+    if not names:
+        messages.error(request, NO_USERS_SELECTED_MESSAGE)
+        return redirect("users:list")
+    form = DeleteUsersForm(request.POST or None, user_names=names)
+    if not form.is_valid():
+        status = 400 if form.is_bound else 200
+        return render(request, "users/delete_confirm.html", {"form": form, "names": names}, status=status)
+    gateway = _gateway(request)
+    outcomes = [delete_user(gateway, name) for name in names]
+    return render(request, "users/delete_result.html", {"outcomes": outcomes})
 
 
 def account_settings(request: HttpRequest) -> HttpResponse:

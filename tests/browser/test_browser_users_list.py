@@ -61,3 +61,40 @@ def test_it_signs_out_and_then_requires_sign_in_again(page: Page, console: str, 
     page.get_by_role("button", name="Sign out").click()
     page.goto(f"{console}/account/")
     expect(page).to_have_url(f"{console}/login/?next=/account/")
+
+
+def test_it_deletes_selected_users_with_everything_they_hold(
+    page: Page, console: str, live_operator, server_gateway, screenshot
+) -> None:
+    server_gateway.create_group("Developers")
+    for name in ("arthur", "ford", "zaphod"):
+        server_gateway.create_user(name)
+        server_gateway.add_user_to_group("Developers", name)
+    server_gateway.create_login_profile("arthur", "Passw0rd!Passw0rd", reset_required=False)
+    server_gateway.create_access_key("ford")
+    server_gateway.attach_user_policy("ford", "arn:aws:iam::aws:policy/ReadOnlyAccess")
+
+    sign_in(page, console)
+    page.get_by_label("Select arthur").check()
+    page.get_by_label("Select ford").check()
+    page.get_by_test_id("delete-users").click()
+    expect(page.get_by_role("heading", name="Delete 2 users?")).to_be_visible()
+    field = page.get_by_label("To confirm deletion, enter delete in the text input field.")
+    field.fill("arthur")
+    page.get_by_role("button", name="Delete").click()
+    expect(page.get_by_text("Enter delete to confirm.")).to_be_visible()
+    assert {user.name for user in server_gateway.list_users()} == {"arthur", "ford", "zaphod"}
+    screenshot("confirmation-refused")
+
+    field.fill("delete")
+    page.get_by_role("button", name="Delete").click()
+    expect(page.get_by_role("heading", name="Delete users: result")).to_be_visible()
+    expect(page.locator('[data-testid="deletion"][data-deleted="yes"]')).to_have_count(2)
+    expect(page.locator('[data-user="arthur"]')).to_contain_text("Console password")
+    expect(page.locator('[data-user="ford"]')).to_contain_text("Policy ReadOnlyAccess (detached; the policy is kept)")
+    screenshot("result")
+    assert [user.name for user in server_gateway.list_users()] == ["zaphod"]
+    assert [group.name for group in server_gateway.list_groups_for_user("zaphod")] == ["Developers"]
+
+    page.get_by_role("link", name="Back to users").click()
+    expect(page.get_by_role("heading", name="IAM users (1)")).to_be_visible()
