@@ -2,10 +2,13 @@
 
 Starts the embedded IAM backend in this process, fills it with N users directly through
 moto's backend (setting up 5,000 users over HTTP would take minutes and is not what is
-measured), then renders the users list through Django's test client, a few times each:
-  (cold)     GET /users/?refresh=1 — the first page of 25, index read from IAM;
-  (page)     GET /users/ — the same with the cached index (the usual case);
+measured): every 2nd user with a password, every 10th with an access key. Then renders the
+users list (the AWS default columns) through Django's test client, a few times each:
+  (cold)     GET /users/?refresh=1 — the first page of 25, users index and credential
+             report read from IAM;
+  (page)     GET /users/ — the same with both cached (the usual case);
   (search)   GET /users/?q=<an access key id>;
+  (report)   the credential report alone, read from IAM and parsed (part of cold);
   (baseline) one plain boto3 ListUsers of all users on the same server: the least any
              list of N users costs against this backend.
 Prints the median seconds of each, the ratio page/baseline, and the IAM calls per page.
@@ -67,7 +70,7 @@ def main() -> None:
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.iam.models import iam_backends
 
-    from users.gateway import CALLS
+    from users.gateway import CALLS, IamGateway
 
     setup_test_environment()  # lets the client see the template context
     call_command("migrate", verbosity=0)
@@ -79,6 +82,8 @@ def main() -> None:
         name = f"user{i:05d}"
         backend.create_user("us-east-1", name)
         backend.add_user_to_group(("Developers", "Admins", "Auditors")[i % 3], name)
+        if i % 2 == 0:
+            backend.create_login_profile(name, "Bench-Passw0rd!")
         if i % 10 == 0:
             key_id = backend.create_access_key(name).access_key_id
 
@@ -97,6 +102,9 @@ def main() -> None:
         response = client.get("/users/", {"q": key_id})
         assert len(response.context["rows"]) == 1
 
+    def report() -> None:
+        assert len(IamGateway.from_settings().credential_report(fresh=True).users) == args.users
+
     def baseline() -> None:
         for page in iam.get_paginator("list_users").paginate():
             pass
@@ -108,11 +116,13 @@ def main() -> None:
     cold = median_seconds(cold_page, args.repeat)
     page = median_seconds(list_page, args.repeat)
     search = median_seconds(search_key, args.repeat)
+    report_read = median_seconds(report, args.repeat)
     base = median_seconds(baseline, args.repeat)
     print(f"users: {args.users}")
     print(f"users list, index from IAM: {cold:.3f} s median, {cold_calls.total} IAM calls {dict(cold_calls.by_operation)}")
     print(f"users list, cached index:   {page:.3f} s median, {calls.total} IAM calls {dict(calls.by_operation)}")
     print(f"search by access key id:    {search:.3f} s median")
+    print(f"credential report alone:    {report_read:.3f} s median")
     print(f"baseline boto3 ListUsers:   {base:.3f} s median")
     print(f"ratio cold page / baseline: {cold / base:.2f}")
     print(f"ratio page / baseline:      {page / base:.2f}")

@@ -10,7 +10,10 @@ from __future__ import annotations
 import logging
 import re
 
-SECRET_NAMES = ("SecretAccessKey", "Password", "NewPassword", "OldPassword", "password")
+SECRET_NAMES = (
+    "SecretAccessKey", "Password", "NewPassword", "OldPassword", "password", "Base32StringSeed", "QRCodePNG",
+    "AuthenticationCode1", "AuthenticationCode2",
+)  # fmt: skip
 _PATTERN = re.compile(
     r"""(?P<name>['"]?(?:%s)['"]?\s*[:=]\s*)(?P<quote>['"]?)[^'"&,\s}]+"""
     % "|".join(SECRET_NAMES)

@@ -9,7 +9,7 @@ from users.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 
-PRIVATE_URLS = ["/", "/users/", "/users/arthur/", "/account/", "/account/password-policy/", "/admin/"]
+PRIVATE_URLS = ["/", "/users/", "/users/details/arthur/", "/account/", "/account/password-policy/", "/admin/"]
 
 
 @pytest.mark.parametrize("url", PRIVATE_URLS)

@@ -13,7 +13,7 @@ from cryptography.x509.oid import NameOID
 
 from tests.faults import inject
 from users.deletion import delete_user
-from users.gateway import CALLS, IamGateway, NoSuchEntity
+from users.gateway import CALLS, DeleteConflict, IamGateway, NoSuchEntity
 from users.models import AuditEvent
 
 READ_ONLY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
@@ -59,6 +59,7 @@ def _user_with_everything(iam: IamGateway, name: str = "alice") -> None:
     iam.create_access_key(name)
     raw.upload_signing_certificate(UserName=name, CertificateBody=_certificate())
     raw.upload_ssh_public_key(UserName=name, SSHPublicKeyBody=_ssh_key())
+    raw.create_service_specific_credential(UserName=name, ServiceName="codecommit.amazonaws.com")
     serial = raw.create_virtual_mfa_device(VirtualMFADeviceName=f"{name}-phone")["VirtualMFADevice"]["SerialNumber"]
     raw.enable_mfa_device(UserName=name, SerialNumber=serial, AuthenticationCode1="123456", AuthenticationCode2="654321")
     iam.put_user_policy(name, "s3-all", INLINE)
@@ -74,7 +75,8 @@ def test_it_removes_everything_then_the_user(iam) -> None:
     assert outcome.deleted and not outcome.already_gone and outcome.failed_step is None
     assert [step.action for step in outcome.steps] == [
         "DeleteLoginProfile", "DeleteAccessKey", "DeleteAccessKey", "DeleteSigningCertificate",
-        "DeleteSSHPublicKey", "DeactivateMFADevice", "DeleteVirtualMFADevice", "DeleteUserPolicy",
+        "DeleteSSHPublicKey", "DeleteServiceSpecificCredential", "DeactivateMFADevice", "DeleteVirtualMFADevice",
+        "DeleteUserPolicy",
         "DetachUserPolicy", "RemoveUserFromGroup", "RemoveUserFromGroup", "DeleteUser",
     ]  # fmt: skip
     assert outcome.steps[-1].target == "User alice"
@@ -144,8 +146,29 @@ def test_it_reads_a_bare_user_in_a_fixed_number_of_calls(iam) -> None:
     }  # fmt: skip
 
 
-def test_the_embedded_backend_lists_no_service_specific_credentials(iam) -> None:
+def test_the_embedded_backend_keeps_service_specific_credentials_as_iam_does(iam) -> None:
+    raw = _raw(iam)
     iam.create_user("alice")
     assert iam.list_service_specific_credentials("alice") == []
     with pytest.raises(NoSuchEntity):
         iam.list_service_specific_credentials("nobody")
+    created = raw.create_service_specific_credential(UserName="alice", ServiceName="codecommit.amazonaws.com")
+    credential = created["ServiceSpecificCredential"]
+    assert credential["ServiceUserName"] == "alice-at-123456789012" and len(credential["ServicePassword"]) >= 20
+    raw.create_service_specific_credential(UserName="alice", ServiceName="codecommit.amazonaws.com")
+    with pytest.raises(raw.exceptions.LimitExceededException):
+        raw.create_service_specific_credential(UserName="alice", ServiceName="codecommit.amazonaws.com")
+    raw.create_service_specific_credential(UserName="alice", ServiceName="cassandra.amazonaws.com")
+    [listed, *_] = iam.list_service_specific_credentials("alice")
+    assert listed.credential_id == credential["ServiceSpecificCredentialId"] and listed.status == "Active"
+    iam.update_service_specific_credential("alice", listed.credential_id, "Inactive")
+    assert iam.list_service_specific_credentials("alice")[0].status == "Inactive"
+    with pytest.raises(DeleteConflict):
+        iam.delete_user("alice")
+    for item in iam.list_service_specific_credentials("alice"):
+        iam.delete_service_specific_credential("alice", item.credential_id)
+    with pytest.raises(NoSuchEntity):
+        iam.delete_service_specific_credential("alice", listed.credential_id)
+    iam.delete_user("alice")
+    iam.create_user("alice")  # a new user of the same name starts with none
+    assert iam.list_service_specific_credentials("alice") == []

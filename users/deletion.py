@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from .gateway import IamError, IamGateway, NoSuchEntity
 
@@ -54,30 +54,45 @@ class UserDeletion:
         return next((step for step in self.steps if not step.ok), None)
 
 
+class Deletion(Protocol):
+    """What `run_removals` records: `UserDeletion`, `group_deletion.GroupDeletion`."""
+
+    steps: list[Step]
+    deleted: bool
+    already_gone: bool
+
+
 def delete_user(gateway: IamGateway, name: str) -> UserDeletion:
     """Remove everything attached to the user, then the user; never raises `IamError`."""
     outcome = UserDeletion(name)
-    steps = _steps(gateway, name)
+    run_removals(outcome, name, _steps(gateway, name), last_action="DeleteUser")
+    return outcome
+
+
+def run_removals(outcome: Deletion, name: str, steps: Iterator[_Step], *, last_action: str) -> None:
+    """Make `steps` (action, target, call) in order, recording each in `outcome`, until one
+    fails; `name` is deleted once `last_action` succeeds, or when a listing no longer finds
+    it. Never raises `IamError`."""
     while True:
         try:
             action, target, call = next(steps)
         except StopIteration:
-            return outcome
-        except NoSuchEntity:  # a listing found no such user: deleted before us, or meanwhile
+            return
+        except NoSuchEntity:  # a listing found no such entity: deleted before us, or meanwhile
             outcome.deleted, outcome.already_gone = True, not outcome.steps
-            return outcome
+            return
         except IamError as error:  # a listing failed (AccessDenied, throttled for too long...)
             outcome.steps.append(Step(error.operation or "List", f"what {name} still has", error))
-            return outcome
+            return
         try:
             call()
         except NoSuchEntity:
             pass  # removed meanwhile by someone else: the goal is reached
         except IamError as error:
             outcome.steps.append(Step(action, target, error))
-            return outcome
+            return
         outcome.steps.append(Step(action, target))
-        outcome.deleted = action == "DeleteUser"
+        outcome.deleted = action == last_action
 
 
 def _steps(gateway: IamGateway, name: str) -> Iterator[_Step]:

@@ -4,8 +4,9 @@ in a snapshot file across restarts.
 
 The extensions: permissions boundaries on users (CreateUser, Put/DeleteUserPermissionsBoundary,
 GetUser), CreateLoginProfile's PasswordResetRequired, user names unique regardless of case,
-and ListServiceSpecificCredentials (none: moto cannot create them). Lookups (GetUser and the rest) stay exact-match as in moto: the console only ever looks
-users up by the name IAM gave back, so it never depends on IAM's case-insensitive lookup.
+and service-specific credentials (users/embedded_credentials.py). Lookups (GetUser and the
+rest) stay exact-match as in moto: the console only ever looks users up by the name IAM gave
+back, so it never depends on IAM's case-insensitive lookup.
 
 The snapshot is moto's IAM state pickled, so it holds the account's secrets in clear
 (secret access keys, console passwords): it is written 0600 in a directory created 0700
@@ -50,6 +51,8 @@ from moto.moto_server.werkzeug_app import (  # noqa: E402
     create_backend_app,
 )
 from werkzeug.serving import BaseWSGIServer, make_server  # noqa: E402
+
+from . import embedded_credentials  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -181,13 +184,6 @@ def _respond_delete_user_permissions_boundary(self: IamResponse) -> EmptyResult:
     return EmptyResult()
 
 
-def _respond_list_service_specific_credentials(self: IamResponse) -> ActionResult:
-    """IAM's ListServiceSpecificCredentials: moto implements no service-specific credentials,
-    so none can exist here; the true answer is an empty list (moto would fail the request)."""
-    self.backend.get_user(self._get_param("UserName"))  # NoSuchEntity for an unknown user
-    return ActionResult({"ServiceSpecificCredentials": []})
-
-
 def _get_account_id_from(access_key: str) -> str:
     """moto's lookup of an access key's account, without first building an IAM backend (with
     ~1,580 managed policies) in each of the six partitions: same answer, a sixth of the work."""
@@ -213,7 +209,7 @@ def apply_moto_extensions() -> None:
     IamResponse.create_login_profile = _respond_create_login_profile
     IamResponse.put_user_permissions_boundary = _respond_put_user_permissions_boundary
     IamResponse.delete_user_permissions_boundary = _respond_delete_user_permissions_boundary
-    IamResponse.list_service_specific_credentials = _respond_list_service_specific_credentials
+    embedded_credentials.install()
     # ListUsers, like ListRoles, leaves the boundary out of its items.
     transformers = IamResponse.RESPONSE_KEY_PATH_TO_TRANSFORMER
     transformers["ListUsersResponse.Users.User.PermissionsBoundary"] = never_return

@@ -9,6 +9,8 @@ from django import forms
 
 from . import credentials, imports
 from .gateway import GroupSummary, PasswordPolicy, Policy, UserSummary
+from .list_columns import COLUMNS
+from .models import ListPreferences
 from .validators import (
     MAX_GROUPS_PER_USER,
     MAX_MANAGED_POLICIES_PER_USER,
@@ -32,6 +34,30 @@ class UserSearchForm(forms.Form):
     per_page = forms.TypedChoiceField(
         required=False, coerce=int, choices=[(10, "10"), (25, "25"), (50, "50")], empty_value=25
     )
+
+
+class KnownChoicesField(forms.MultipleChoiceField):
+    """A multiple choice that drops values it does not offer instead of refusing the form."""
+
+    def clean(self, value: Any) -> list[str]:
+        return [item for item in self.to_python(value) if self.valid_value(item)]
+
+
+class ListPreferencesForm(forms.ModelForm):
+    """The users list's preferences (the gear): page size and visible columns."""
+
+    columns = KnownChoicesField(
+        required=False,
+        label="Select visible columns",
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"}),
+        choices=[(column.key, column.label) for column in COLUMNS],
+    )
+
+    class Meta:
+        model = ListPreferences
+        fields = ["per_page", "columns"]
+        labels = {"per_page": "Page size"}
+        widgets = {"per_page": forms.RadioSelect(attrs={"class": "form-check-input"})}
 
 
 class PasswordPolicyForm(forms.Form):

@@ -7,9 +7,13 @@ exceptions, and audit every mutating call, successful or not (RELIABILITY.md §0
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import io
 import json
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -49,18 +53,28 @@ MUTATING = frozenset(
     CreateUser DeleteUser TagUser UntagUser PutUserPermissionsBoundary DeleteUserPermissionsBoundary
     CreateLoginProfile UpdateLoginProfile DeleteLoginProfile
     CreateAccessKey UpdateAccessKey DeleteAccessKey
+    UploadSSHPublicKey UpdateSSHPublicKey UpdateSigningCertificate UpdateServiceSpecificCredential
     DeleteSSHPublicKey DeleteSigningCertificate DeleteServiceSpecificCredential
-    DeactivateMFADevice DeleteVirtualMFADevice
+    CreateVirtualMFADevice EnableMFADevice DeactivateMFADevice DeleteVirtualMFADevice
     AttachUserPolicy DetachUserPolicy PutUserPolicy DeleteUserPolicy
     CreateGroup AddUserToGroup RemoveUserFromGroup AttachGroupPolicy
+    DeleteGroup DetachGroupPolicy DeleteGroupPolicy
     UpdateAccountPasswordPolicy DeleteAccountPasswordPolicy CreateAccountAlias
     """.split()
 )
-SECRET_PARAMETERS = frozenset({"Password", "NewPassword", "OldPassword"})
+SECRET_PARAMETERS = frozenset(
+    {"Password", "NewPassword", "OldPassword", "AuthenticationCode1", "AuthenticationCode2"}
+)
 PAGE_SIZE = 1000  # IAM's maximum MaxItems: a page per 1,000 users, not per 100
 # The users, groups and policies indexes are cached this long; any change made through the
 # console starts new ones at once, changes made elsewhere show up within this time (or on Refresh).
 CACHE_SECONDS = 60
+# IAM never changes a managed policy's description, so it is cached far longer.
+DESCRIPTION_CACHE_SECONDS = 24 * 60 * 60
+# GenerateCredentialReport may answer STARTED or INPROGRESS: ask this many times, this far
+# apart, before the page shows its credential columns as not ready yet.
+REPORT_POLLS = 5
+REPORT_POLL_SECONDS = 0.25
 # What an audit row names as the target, in order of preference (else "account").
 TARGET_PARAMETERS = ("UserName", "GroupName", "AccountAlias", "SerialNumber")
 
@@ -68,6 +82,16 @@ TARGET_PARAMETERS = ("UserName", "GroupName", "AccountAlias", "SerialNumber")
 # The console lists these AWS managed policies as job functions although their path is "/"
 # (FEATURES.md §3C): the type is a fixed list, not derived from the ARN.
 JOB_FUNCTION_POLICIES_AT_ROOT = frozenset({"AdministratorAccess", "PowerUserAccess", "ReadOnlyAccess", "SecurityAudit"})
+AWS_MANAGED_ARN_PART = ":iam::aws:policy/"
+
+
+def policy_type(arn: str, name: str) -> str:
+    """The console's "Type" of a managed policy: AWS managed (job function or not) or
+    customer managed, from its ARN (`arn:aws:iam::aws:policy/job-function/Billing`)."""
+    if AWS_MANAGED_ARN_PART not in arn:
+        return "Customer managed"
+    job_function = "/job-function/" in arn or name in JOB_FUNCTION_POLICIES_AT_ROOT
+    return "AWS managed - job function" if job_function else "AWS managed"
 
 
 # --- Errors ------------------------------------------------------------------------------
@@ -112,6 +136,10 @@ class UnmodifiableEntity(IamError): ...
 class InvalidPublicKey(IamError): ...
 
 
+class CredentialReportNotReady(IamError):
+    """IAM has no credential report to give yet (being generated, never made or expired)."""
+
+
 class IamUnavailable(IamError):
     """No answer from IAM. Codes: EndpointUnavailable (the request never got through),
     NoResponse (it may have taken effect: reconcile before retrying a create), NoCredentials."""
@@ -141,6 +169,9 @@ _ERROR_CLASSES: dict[str, type[IamError]] = {
     "InvalidPublicKey": InvalidPublicKey,
     "UnrecognizedPublicKeyEncoding": InvalidPublicKey,
     "DuplicateSSHPublicKey": InvalidPublicKey,
+    "ReportInProgress": CredentialReportNotReady,
+    "ReportNotPresent": CredentialReportNotReady,
+    "ReportExpired": CredentialReportNotReady,
 }
 
 
@@ -305,6 +336,12 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(timezone.utc)
 
 
+def _as_document(document: str | dict[str, Any]) -> dict[str, Any]:
+    """A policy document as a dict: botocore decodes inline ones to a dict, moto's server can
+    leave them a JSON string."""
+    return json.loads(document) if isinstance(document, str) else document
+
+
 def _tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
     return [{"Key": key, "Value": value} for key, value in tags.items()]
 
@@ -318,6 +355,7 @@ class IamUser:
     created: datetime
     permissions_boundary_arn: str | None = None
     tags: tuple[tuple[str, str], ...] = ()
+    password_last_used: datetime | None = None  # the last console sign-in, if any
 
     @classmethod
     def from_api(cls, user: Mapping[str, Any]) -> IamUser:
@@ -329,6 +367,7 @@ class IamUser:
             created=_utc(user["CreateDate"]),
             permissions_boundary_arn=user.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn"),
             tags=tuple((tag["Key"], tag["Value"]) for tag in user.get("Tags", ())),
+            password_last_used=_utc(user["PasswordLastUsed"]) if user.get("PasswordLastUsed") else None,
         )
 
 
@@ -347,12 +386,14 @@ class UserSummary:
 
 @dataclass(frozen=True, slots=True)
 class GroupSummary:
-    """One row of a groups table: the group and its attached policies' names."""
+    """One row of a groups table: the group, its attached policies' names and its inline
+    policies' names."""
 
     name: str
     arn: str
     created: datetime
     policies: tuple[str, ...]
+    inline_policies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,6 +401,13 @@ class AccessKey:
     access_key_id: str
     status: str
     created: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AccessKeyLastUsed:
+    used_at: datetime | None  # None: never used
+    region: str | None
+    service: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -412,6 +460,13 @@ class MfaDevice:
 
 
 @dataclass(frozen=True, slots=True)
+class NewVirtualMfaDevice:
+    serial_number: str
+    seed: str = field(repr=False)  # Base32, for an authenticator app: a secret
+    qr_code_png: bytes = field(repr=False)  # the same seed as a QR code image
+
+
+@dataclass(frozen=True, slots=True)
 class LoginProfile:
     user_name: str
     created: datetime
@@ -445,20 +500,34 @@ class Policy:
     path: str
     attachment_count: int
     boundary_usage_count: int
-    description: str
+    description: str  # real IAM gives it with GetPolicy only, not with ListPolicies
     default_version_id: str
+    created: datetime | None = None
+    updated: datetime | None = None
+
+    @classmethod
+    def from_api(cls, item: Mapping[str, Any]) -> Policy:
+        """A policy from ListPolicies or GetPolicy."""
+        return cls(
+            name=item["PolicyName"],
+            arn=item["Arn"],
+            path=item["Path"],
+            attachment_count=item.get("AttachmentCount", 0),
+            boundary_usage_count=item.get("PermissionsBoundaryUsageCount", 0),
+            description=item.get("Description", ""),
+            default_version_id=item.get("DefaultVersionId", ""),
+            created=_utc(item["CreateDate"]) if item.get("CreateDate") else None,
+            updated=_utc(item["UpdateDate"]) if item.get("UpdateDate") else None,
+        )
 
     @property
     def is_aws_managed(self) -> bool:
-        return ":iam::aws:policy/" in self.arn
+        return AWS_MANAGED_ARN_PART in self.arn
 
     @property
     def policy_type(self) -> str:
         """The console's "Type" column."""
-        if not self.is_aws_managed:
-            return "Customer managed"
-        job_function = self.path == "/job-function/" or self.name in JOB_FUNCTION_POLICIES_AT_ROOT
-        return "AWS managed - job function" if job_function else "AWS managed"
+        return policy_type(self.arn, self.name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -466,11 +535,33 @@ class AttachedPolicy:
     name: str
     arn: str
 
+    @property
+    def policy_type(self) -> str:
+        """The console's "Type" column, from the ARN alone (as `Policy.policy_type`)."""
+        return policy_type(self.arn, self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupPermissions:
+    """What a group's members get: its attached managed policies and its inline policies' names."""
+
+    attached: tuple[AttachedPolicy, ...]
+    inline: tuple[str, ...]
+
 
 @dataclass(frozen=True, slots=True)
 class InlinePolicy:
     name: str
     document: str | dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyEntities:
+    """The names of the users, groups and roles a managed policy is attached to."""
+
+    users: tuple[str, ...]
+    groups: tuple[str, ...]
+    roles: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -502,6 +593,87 @@ class AccountInfo:
     @property
     def sign_in_url(self) -> str:
         return f"https://{self.alias or self.account_id}.signin.aws.amazon.com/console"
+
+
+@dataclass(frozen=True, slots=True)
+class ReportedAccessKey:
+    """An access key as the credential report shows it (the report has no key ids)."""
+
+    active: bool
+    last_rotated: datetime | None  # created or last changed
+    last_used: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class UserCredentials:
+    """One user's line of the credential report."""
+
+    name: str
+    password_enabled: bool
+    password_last_used: datetime | None  # None: never used (or no password)
+    password_last_changed: datetime | None
+    mfa_active: bool
+    access_keys: tuple[ReportedAccessKey, ...]
+
+    @property
+    def last_activity(self) -> datetime | None:
+        """The latest console sign-in or access key use, if any."""
+        moments = [self.password_last_used, *(key.last_used for key in self.access_keys)]
+        return max((moment for moment in moments if moment), default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialReport:
+    """IAM's credential report: the users' passwords, MFA and access keys, by user name.
+
+    Real IAM makes a new report at most every four hours, so users created since are missing.
+    moto 5.2.5 builds it afresh at each GetCredentialReport, and departs from IAM in: a fixed
+    `generated` (2015-02-02T20:02:02Z); `password_last_changed` is the user's creation time,
+    even without a password; `password_last_used` says "not_supported" instead of "N/A"
+    without a password; access keys' last use is only recorded for requests signed with
+    them (never in `mock_aws` tests) and their region and service are "not_supported";
+    no `<root_account>` line."""
+
+    generated: datetime
+    users: Mapping[str, UserCredentials]
+
+
+def _report_time(value: str) -> datetime | None:
+    """A credential report date, or None for its "N/A", "no_information", "not_supported"."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=moment.tzinfo or timezone.utc).astimezone(timezone.utc)
+
+
+def _reported_keys(line: Mapping[str, str]) -> tuple[ReportedAccessKey, ...]:
+    keys = (
+        ReportedAccessKey(
+            active=line[f"access_key_{n}_active"].lower() == "true",
+            last_rotated=_report_time(line[f"access_key_{n}_last_rotated"]),
+            last_used=_report_time(line[f"access_key_{n}_last_used_date"]),
+        )
+        for n in (1, 2)
+    )
+    return tuple(key for key in keys if key.active or key.last_rotated or key.last_used)
+
+
+def _parse_credential_report(content: bytes, generated: datetime) -> CredentialReport:
+    users = {}
+    for line in csv.DictReader(io.StringIO(content.decode("utf-8"))):
+        if line["user"] == "<root_account>":
+            continue
+        password_enabled = line["password_enabled"].lower() == "true"
+        users[line["user"]] = UserCredentials(
+            name=line["user"],
+            password_enabled=password_enabled,
+            password_last_used=_report_time(line["password_last_used"]) if password_enabled else None,
+            password_last_changed=_report_time(line["password_last_changed"]) if password_enabled else None,
+            mfa_active=line["mfa_active"].lower() == "true",
+            access_keys=_reported_keys(line),
+        )
+    return CredentialReport(generated=_utc(generated), users=users)
 
 
 # --- Clients -------------------------------------------------------------------------------
@@ -631,10 +803,14 @@ class IamGateway:
 
     def _items(self, operation: str, key: str, **params: Any) -> list[dict[str, Any]]:
         """Every item under `key`, across all pages of a read-only list operation."""
+        return [item for page in self._pages(operation, **params) for item in page[key]]
+
+    def _pages(self, operation: str, **params: Any) -> list[dict[str, Any]]:
+        """Every page of a read-only list operation, for answers with several lists or a
+        header (GetGroup's Group, ListEntitiesForPolicy's users, groups and roles)."""
         paginator = self._iam.get_paginator(xform_name(operation))
         with _translated(operation, self._iam, params):
-            pages = paginator.paginate(**params, PaginationConfig={"PageSize": PAGE_SIZE})
-            return [item for page in pages for item in page[key]]
+            return list(paginator.paginate(**params, PaginationConfig={"PageSize": PAGE_SIZE}))
 
     def _audit(
         self, operation: str, params: Mapping[str, Any], result: Mapping[str, Any] | IamError
@@ -748,6 +924,41 @@ class IamGateway:
         """All managed policies (about 1,600 AWS ones, 16 pages in moto), cached."""
         return self._cached("policy-index", self.list_policies, fresh=fresh)
 
+    def credential_report(self, *, fresh: bool = False) -> CredentialReport:
+        """IAM's credential report, cached like the users index: a GenerateCredentialReport,
+        repeated REPORT_POLLS times at most while IAM is still making it, then one
+        GetCredentialReport, whatever the number of users. Raises CredentialReportNotReady
+        if IAM has not finished it by then. Read-only: safe to call again."""
+        return self._cached("credential-report", self._read_credential_report, fresh=fresh)
+
+    def _read_credential_report(self) -> CredentialReport:
+        for attempt in range(REPORT_POLLS):
+            if attempt:
+                time.sleep(REPORT_POLL_SECONDS)
+            if self._call("GenerateCredentialReport")["State"] == "COMPLETE":
+                response = self._call("GetCredentialReport")
+                return _parse_credential_report(response["Content"], response["GeneratedTime"])
+        message = "IAM is still generating the credential report."
+        raise CredentialReportNotReady("ReportInProgress", message, operation="GenerateCredentialReport")
+
+    def group_permissions(self, *, fresh: bool = False) -> dict[str, GroupPermissions]:
+        """Each group's attached and inline policies, by group name, from one paginated
+        GetAccountAuthorizationDetails (a user's Permissions tab lists what their groups give
+        without one call per group); cached."""
+        return self._cached("group-permissions", self._read_group_permissions, fresh=fresh)
+
+    def _read_group_permissions(self) -> dict[str, GroupPermissions]:
+        groups = self._items("GetAccountAuthorizationDetails", "GroupDetailList", Filter=["Group"])
+        return {
+            group["GroupName"]: GroupPermissions(
+                attached=tuple(
+                    AttachedPolicy(p["PolicyName"], p["PolicyArn"]) for p in group.get("AttachedManagedPolicies", ())
+                ),
+                inline=tuple(p["PolicyName"] for p in group.get("GroupPolicyList", ())),
+            )
+            for group in groups
+        }
+
     def _read_group_index(self) -> list[GroupSummary]:
         groups = self._items("GetAccountAuthorizationDetails", "GroupDetailList", Filter=["Group"])
         summaries = [
@@ -756,6 +967,7 @@ class IamGateway:
                 arn=group["Arn"],
                 created=_utc(group["CreateDate"]),
                 policies=tuple(p["PolicyName"] for p in group.get("AttachedManagedPolicies", ())),
+                inline_policies=tuple(p["PolicyName"] for p in group.get("GroupPolicyList", ())),
             )
             for group in groups
         ]
@@ -882,6 +1094,16 @@ class IamGateway:
         """Delete a key. A retry after success raises NoSuchEntity."""
         self._call("DeleteAccessKey", UserName=name, AccessKeyId=key_id)
 
+    def access_key_last_used(self, key_id: str) -> AccessKeyLastUsed:
+        """When, where and for which service the key was last used (IAM says "N/A" for never)."""
+        used = self._call("GetAccessKeyLastUsed", AccessKeyId=key_id).get("AccessKeyLastUsed", {})
+        region, service = used.get("Region", "N/A"), used.get("ServiceName", "N/A")
+        return AccessKeyLastUsed(
+            used_at=_utc(used["LastUsedDate"]) if used.get("LastUsedDate") else None,
+            region=None if region == "N/A" else region,
+            service=None if service == "N/A" else service,
+        )
+
     def list_ssh_public_keys(self, name: str) -> list[SshPublicKey]:
         """The user's SSH public keys for AWS CodeCommit."""
         return [
@@ -893,6 +1115,21 @@ class IamGateway:
         """Delete an SSH public key. A retry after success raises NoSuchEntity."""
         self._call("DeleteSSHPublicKey", UserName=name, SSHPublicKeyId=key_id)
 
+    def upload_ssh_public_key(self, name: str, body: str) -> SshPublicKey:
+        """Upload a public key (check it with users/ssh_keys.py first: moto accepts anything).
+        A retry raises DuplicateSSHPublicKey (InvalidPublicKey)."""
+        key = self._call("UploadSSHPublicKey", UserName=name, SSHPublicKeyBody=body)["SSHPublicKey"]
+        return SshPublicKey(key["SSHPublicKeyId"], key["Status"], _utc(key["UploadDate"]))
+
+    def update_ssh_public_key(self, name: str, key_id: str, status: Literal["Active", "Inactive"]) -> None:
+        """Activate or deactivate an SSH public key (idempotent)."""
+        self._call("UpdateSSHPublicKey", UserName=name, SSHPublicKeyId=key_id, Status=status)
+
+    def get_ssh_public_key_body(self, name: str, key_id: str) -> str:
+        """The key as uploaded, in OpenSSH format."""
+        key = self._call("GetSSHPublicKey", UserName=name, SSHPublicKeyId=key_id, Encoding="SSH")["SSHPublicKey"]
+        return str(key["SSHPublicKeyBody"])
+
     def list_signing_certificates(self, name: str) -> list[SigningCertificate]:
         """The user's X.509 signing certificates."""
         return [
@@ -903,6 +1140,12 @@ class IamGateway:
     def delete_signing_certificate(self, name: str, certificate_id: str) -> None:
         """Delete a signing certificate. A retry after success raises NoSuchEntity."""
         self._call("DeleteSigningCertificate", UserName=name, CertificateId=certificate_id)
+
+    def update_signing_certificate(
+        self, name: str, certificate_id: str, status: Literal["Active", "Inactive"]
+    ) -> None:
+        """Activate or deactivate a signing certificate (idempotent)."""
+        self._call("UpdateSigningCertificate", UserName=name, CertificateId=certificate_id, Status=status)
 
     def list_service_specific_credentials(self, name: str) -> list[ServiceSpecificCredential]:
         """The user's service-specific credentials (one call: IAM does not page them)."""
@@ -922,6 +1165,14 @@ class IamGateway:
         """Delete a service-specific credential. A retry after success raises NoSuchEntity."""
         self._call("DeleteServiceSpecificCredential", UserName=name, ServiceSpecificCredentialId=credential_id)
 
+    def update_service_specific_credential(
+        self, name: str, credential_id: str, status: Literal["Active", "Inactive"]
+    ) -> None:
+        """Activate or deactivate a service-specific credential (idempotent)."""
+        self._call(
+            "UpdateServiceSpecificCredential", UserName=name, ServiceSpecificCredentialId=credential_id, Status=status
+        )
+
     def list_mfa_devices(self, name: str) -> list[MfaDevice]:
         """The MFA devices assigned to the user."""
         return [
@@ -932,6 +1183,26 @@ class IamGateway:
     def deactivate_mfa_device(self, name: str, serial_number: str) -> None:
         """Unassign an MFA device from the user. A retry after success raises NoSuchEntity."""
         self._call("DeactivateMFADevice", UserName=name, SerialNumber=serial_number)
+
+    def create_virtual_mfa_device(self, device_name: str) -> NewVirtualMfaDevice:
+        """A new, unassigned virtual MFA device; its seed exists only in the returned value."""
+        device = self._call("CreateVirtualMFADevice", VirtualMFADeviceName=device_name)["VirtualMFADevice"]
+        return NewVirtualMfaDevice(
+            serial_number=device["SerialNumber"],
+            seed=device["Base32StringSeed"].decode("ascii"),
+            qr_code_png=device["QRCodePNG"],
+        )
+
+    def enable_mfa_device(self, name: str, serial_number: str, code_1: str, code_2: str) -> None:
+        """Assign the device to the user with two consecutive codes (InvalidAuthenticationCode
+        when they do not match its seed)."""
+        self._call(
+            "EnableMFADevice",
+            UserName=name,
+            SerialNumber=serial_number,
+            AuthenticationCode1=code_1,
+            AuthenticationCode2=code_2,
+        )
 
     def delete_virtual_mfa_device(self, serial_number: str) -> None:
         """Delete an unassigned virtual MFA device. A retry after success raises NoSuchEntity."""
@@ -968,6 +1239,29 @@ class IamGateway:
         """Remove the user from the group. A retry after success raises NoSuchEntity."""
         self._call("RemoveUserFromGroup", GroupName=group, UserName=user)
 
+    def get_group(self, name: str) -> tuple[Group, list[IamUser]]:
+        """The group and its members (GetGroup: one call per 1,000 members)."""
+        pages = self._pages("GetGroup", GroupName=name)
+        members = [IamUser.from_api(user) for page in pages for user in page["Users"]]
+        return Group.from_api(pages[0]["Group"]), members
+
+    def delete_group(self, name: str) -> None:
+        """Delete a group that has no members and no policies left (else DeleteConflict).
+        A retry after success raises NoSuchEntity."""
+        self._call("DeleteGroup", GroupName=name)
+
+    def detach_group_policy(self, group: str, arn: str) -> None:
+        """Detach a managed policy from a group. A retry after success raises NoSuchEntity."""
+        self._call("DetachGroupPolicy", GroupName=group, PolicyArn=arn)
+
+    def list_group_policy_names(self, group: str) -> list[str]:
+        """The names of the group's inline policies (no documents: one call per page)."""
+        return list(self._items("ListGroupPolicies", "PolicyNames", GroupName=group))
+
+    def delete_group_policy(self, group: str, name: str) -> None:
+        """Delete one of the group's inline policies. A retry after success raises NoSuchEntity."""
+        self._call("DeleteGroupPolicy", GroupName=group, PolicyName=name)
+
     # --- policies ---
 
     def list_policies(
@@ -975,24 +1269,45 @@ class IamGateway:
     ) -> list[Policy]:
         """Managed policies (about 1,600 AWS ones: prefer scope="Local" or only_attached)."""
         items = self._items("ListPolicies", "Policies", Scope=scope, OnlyAttached=only_attached)
-        return [
-            Policy(
-                name=item["PolicyName"],
-                arn=item["Arn"],
-                path=item["Path"],
-                attachment_count=item.get("AttachmentCount", 0),
-                boundary_usage_count=item.get("PermissionsBoundaryUsageCount", 0),
-                description=item.get("Description", ""),
-                default_version_id=item.get("DefaultVersionId", ""),
-            )
-            for item in items
-        ]
+        return [Policy.from_api(item) for item in items]
 
-    def get_policy_document(self, arn: str) -> dict[str, Any]:
-        """The default version's document of a managed policy (GetPolicy + GetPolicyVersion)."""
-        version_id = self._call("GetPolicy", PolicyArn=arn)["Policy"]["DefaultVersionId"]
+    def get_policy(self, arn: str) -> Policy:
+        """One managed policy, with its description (GetPolicy)."""
+        return Policy.from_api(self._call("GetPolicy", PolicyArn=arn)["Policy"])
+
+    def policy_description(self, arn: str) -> str:
+        """A managed policy's description, which ListPolicies leaves out: one GetPolicy, then
+        cached for DESCRIPTION_CACHE_SECONDS whatever the console changes."""
+        key = self._cache_key("policy-description:" + hashlib.sha256(arn.encode()).hexdigest())
+        if (description := cache.get(key)) is None:
+            description = self.get_policy(arn).description
+            cache.set(key, description, DESCRIPTION_CACHE_SECONDS)
+        return description
+
+    def get_policy_document(self, arn: str, *, version_id: str | None = None) -> dict[str, Any]:
+        """A version's document of a managed policy: the default version's (GetPolicy +
+        GetPolicyVersion) unless `version_id` is given (GetPolicyVersion only)."""
+        if version_id is None:
+            version_id = self._call("GetPolicy", PolicyArn=arn)["Policy"]["DefaultVersionId"]
         version = self._call("GetPolicyVersion", PolicyArn=arn, VersionId=version_id)["PolicyVersion"]
         return version["Document"]  # botocore decodes the URL-encoded JSON
+
+    def list_entities_for_policy(self, arn: str) -> PolicyEntities:
+        """The users, groups and roles the policy is attached to (one call per 1,000)."""
+        pages = self._pages("ListEntitiesForPolicy", PolicyArn=arn)
+        return PolicyEntities(
+            users=tuple(item["UserName"] for page in pages for item in page["PolicyUsers"]),
+            groups=tuple(item["GroupName"] for page in pages for item in page["PolicyGroups"]),
+            roles=tuple(item["RoleName"] for page in pages for item in page["PolicyRoles"]),
+        )
+
+    def get_user_policy_document(self, user: str, name: str) -> dict[str, Any]:
+        """An inline policy of the user (GetUserPolicy; botocore decodes the document)."""
+        return _as_document(self._call("GetUserPolicy", UserName=user, PolicyName=name)["PolicyDocument"])
+
+    def get_group_policy_document(self, group: str, name: str) -> dict[str, Any]:
+        """An inline policy of a group (GetGroupPolicy)."""
+        return _as_document(self._call("GetGroupPolicy", GroupName=group, PolicyName=name)["PolicyDocument"])
 
     def attach_user_policy(self, user: str, arn: str) -> None:
         """Attach a managed policy to the user (idempotent)."""

@@ -1,9 +1,15 @@
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
+
+from .list_columns import PAGE_SIZES, Column, visible_columns
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
 
 
 class AuditEvent(models.Model):
@@ -162,3 +168,28 @@ class ImportRow(models.Model):
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.user_name}"
+
+
+class ListPreferences(models.Model):
+    """How one operator likes the users list: its columns (users/list_columns.py) and page size."""
+
+    operator = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="list_preferences"
+    )
+    # The chosen column keys; null until the operator chooses: the AWS console's defaults.
+    columns = models.JSONField(null=True, blank=True)
+    per_page = models.PositiveSmallIntegerField(default=25, choices=[(size, str(size)) for size in PAGE_SIZES])
+
+    class Meta:
+        verbose_name_plural = "list preferences"
+
+    def __str__(self) -> str:
+        return f"users list of {self.operator}"
+
+    @classmethod
+    def of(cls, operator: AbstractBaseUser) -> ListPreferences:
+        """The operator's saved preferences, else the defaults (not saved)."""
+        return cls.objects.filter(operator=operator).first() or cls(operator=operator)
+
+    def visible_columns(self) -> list[Column]:
+        return visible_columns(self.columns)

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -17,11 +17,22 @@ from .deletion import delete_user
 from .forms import (
     NO_USERS_SELECTED_MESSAGE,
     DeleteUsersForm,
+    ListPreferencesForm,
     PasswordPolicyForm,
     UserSearchForm,
     selected_user_names,
 )
-from .gateway import AccessKey, IamError, IamGateway, NoSuchEntity, UserSummary
+from .gateway import (
+    AccessKey,
+    CredentialReport,
+    CredentialReportNotReady,
+    IamError,
+    IamGateway,
+    NoSuchEntity,
+    UserSummary,
+)
+from .list_columns import Column, rows
+from .models import ListPreferences
 from .roles import CHANGE_IAM
 
 ACCESS_KEY_ID_RE = re.compile(r"(AKIA|ASIA)[A-Z0-9]{12,124}")
@@ -52,45 +63,66 @@ def _access_keys(gateway: IamGateway, users: list[UserSummary]) -> dict[str, lis
         return dict(zip((u.name for u in users), keys))
 
 
+def _credential_report(
+    gateway: IamGateway, columns: list[Column], fresh: bool
+) -> tuple[CredentialReport | None, str]:
+    """IAM's credential report if a shown column needs it; else None, and why if IAM failed."""
+    if not any(column.source == "report" for column in columns):
+        return None, ""
+    try:
+        return gateway.credential_report(fresh=fresh), ""
+    except CredentialReportNotReady:
+        return None, "IAM is still generating its credential report: refresh in a few seconds."
+    except IamError as error:
+        return None, f"IAM did not give its credential report ({error.code})."
+
+
+def _save_list_preferences(request: HttpRequest) -> HttpResponse:
+    """Keep the operator's page size and columns. Viewers may too: only their own list changes."""
+    form = ListPreferencesForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Those preferences cannot be saved.")
+        return redirect("users:list")
+    ListPreferences.objects.update_or_create(operator=request.user, defaults=form.cleaned_data)
+    messages.success(request, "Preferences saved.")
+    return redirect("users:list")
+
+
+@require_http_methods(["GET", "POST"])
 def user_list(request: HttpRequest) -> HttpResponse:
-    form = UserSearchForm(request.GET)
-    query, per_page = "", 25
+    """One page of IAM users in the operator's columns; POST saves the operator's preferences."""
+    if request.method == "POST":
+        return _save_list_preferences(request)
+    preferences = ListPreferences.of(request.user)
+    data = request.GET.copy()
+    data.setdefault("per_page", str(preferences.per_page))
+    form = UserSearchForm(data)
+    query, per_page = "", preferences.per_page
     if form.is_valid():
         query, per_page = form.cleaned_data["q"], form.cleaned_data["per_page"]
+    columns, fresh = preferences.visible_columns(), "refresh" in request.GET
     gateway = _gateway(request)
-    users = gateway.user_index(fresh="refresh" in request.GET)
-    matches = _search(gateway, users, query)
-    page = Paginator(matches, per_page).get_page(request.GET.get("page"))
-    keys = _access_keys(gateway, list(page.object_list))
-    rows = [(user, keys[user.name]) for user in page.object_list]
-    return render(
-        request,
-        "users/list.html",
-        {
-            "form": form,
-            "query": query,
-            "per_page": per_page,
-            "total": len(users),
-            "page": page,
-            "elided_page_range": page.paginator.get_elided_page_range(page.number),
-            "rows": rows,
-        },
-    )
-
-
-def user_detail(request: HttpRequest, name: str) -> HttpResponse:
-    gateway = _gateway(request)
-    try:
-        user = gateway.get_user(name)
-    except NoSuchEntity:
-        raise Http404(f"No IAM user named {name}")
+    users = gateway.user_index(fresh=fresh)
+    page = Paginator(_search(gateway, users, query), per_page).get_page(request.GET.get("page"))
+    shown = list(page.object_list)
+    keys = _access_keys(gateway, shown) if any(column.source == "keys" for column in columns) else {}
+    report, report_problem = _credential_report(gateway, columns, fresh)
     context = {
-        "iam_user": user,
-        "groups": gateway.list_groups_for_user(name),
-        "access_keys": gateway.list_access_keys(name),
-        "login_profile": gateway.get_login_profile(name),
+        "form": form,
+        "query": query,
+        "per_page": per_page,
+        "total": len(users),
+        "page": page,
+        "elided_page_range": page.paginator.get_elided_page_range(page.number),
+        "columns": columns,
+        "rows": rows(shown, columns, keys, report),
+        "report": report,
+        "report_problem": report_problem,
+        "preferences_form": ListPreferencesForm(
+            initial={"per_page": preferences.per_page, "columns": [column.key for column in columns]}
+        ),
     }
-    return render(request, "users/detail.html", context)
+    return render(request, "users/list.html", context)
 
 
 @permission_required(CHANGE_IAM, raise_exception=True)

@@ -126,25 +126,4 @@
   // The Create group dialog reopens with its errors.
   const dialog = $(".modal.show-on-load");
   if (dialog && window.bootstrap) window.bootstrap.Modal.getOrCreateInstance(dialog).show();
-
-  // Step 3: tag rows.
-  const addTag = $("#add-tag");
-  if (addTag) {
-    const total = $("input[name$='-TOTAL_FORMS']");
-    const body = $("#tags-table tbody");
-    addTag.addEventListener("click", () => {
-      const index = parseInt(total.value, 10);
-      if (index >= parseInt(addTag.dataset.max, 10)) return;
-      const html = $("#tag-row-template").innerHTML.replace(/__prefix__/g, String(index));
-      body.insertAdjacentHTML("beforeend", html);
-      total.value = String(index + 1);
-      $("tr:last-child input", body).focus();
-    });
-    body.addEventListener("click", (event) => {
-      if (!event.target.classList.contains("remove-tag")) return;
-      const row = event.target.closest("tr");
-      $$("input", row).forEach((input) => { input.value = ""; });
-      show(row, false);
-    });
-  }
 })();

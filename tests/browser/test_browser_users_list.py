@@ -98,3 +98,31 @@ def test_it_deletes_selected_users_with_everything_they_hold(
 
     page.get_by_role("link", name="Back to users").click()
     expect(page.get_by_role("heading", name="IAM users (1)")).to_be_visible()
+
+
+def test_it_remembers_the_columns_an_operator_chooses(
+    page: Page, console: str, live_operator, server_gateway, screenshot
+) -> None:
+    server_gateway.create_user("arthur")
+    server_gateway.create_login_profile("arthur", "Passw0rd!Passw0rd", reset_required=False)
+
+    sign_in(page, console)
+    table = page.get_by_test_id("users-table")
+    expect(table.get_by_role("columnheader", name="MFA", exact=True)).to_be_visible()
+    expect(table.locator('td[data-column="console_last_sign_in"]')).to_have_text("Never")
+    expect(table.get_by_role("columnheader", name="Created")).to_have_count(0)
+    screenshot("default-columns")
+
+    page.get_by_test_id("list-preferences").locator("summary").click()
+    page.get_by_label("MFA", exact=True).uncheck()
+    page.get_by_label("Created", exact=True).check()
+    page.get_by_label("10 users").check()
+    screenshot("preferences")
+    page.get_by_role("button", name="Save preferences").click()
+    expect(page.get_by_text("Preferences saved.")).to_be_visible()
+
+    page.goto(f"{console}/users/")
+    expect(table.get_by_role("columnheader", name="Created")).to_be_visible()
+    expect(table.get_by_role("columnheader", name="MFA", exact=True)).to_have_count(0)
+    expect(page.locator('input[name="per_page"][type="hidden"]')).to_have_value("10")
+    screenshot("chosen-columns")

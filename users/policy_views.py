@@ -1,0 +1,85 @@
+"""The Policies pages: the managed policies list and a policy's details."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlencode
+
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import render
+
+from .gateway import IamGateway, InvalidInput, NoSuchEntity, Policy
+from .group_forms import PolicySearchForm
+from .views import POLICY_ARN_RE
+
+
+def _gateway(request: HttpRequest) -> IamGateway:
+    return IamGateway.from_settings(operator=request.user)
+
+
+def _description(gateway: IamGateway, arn: str) -> str:
+    try:
+        return gateway.policy_description(arn)
+    except NoSuchEntity:  # deleted since the index was read
+        return ""
+
+
+def _descriptions(gateway: IamGateway, policies: list[Policy]) -> list[str]:
+    """The descriptions of one page of policies (ListPolicies has none), side by side: at
+    most a GetPolicy per row, once a day."""
+    if not policies:
+        return []
+    with ThreadPoolExecutor(max_workers=min(8, len(policies))) as pool:
+        return list(pool.map(lambda policy: _description(gateway, policy.arn), policies))
+
+
+def policy_list(request: HttpRequest) -> HttpResponse:
+    """The "Policies (N)" list: the policy index (cached), filtered by type and name, paged here."""
+    form = PolicySearchForm(request.GET)
+    query, kind, per_page = "", "", 25
+    if form.is_valid():
+        query, kind, per_page = form.cleaned_data["q"], form.cleaned_data["type"], form.cleaned_data["per_page"]
+    gateway = _gateway(request)
+    policies = gateway.policy_index(fresh="refresh" in request.GET)
+    needle = query.casefold()
+    matches = sorted(
+        (p for p in policies if needle in p.name.casefold() and (not kind or p.policy_type == kind)),
+        key=lambda policy: policy.name.casefold(),
+    )
+    page = Paginator(matches, per_page).get_page(request.GET.get("page"))
+    rows = list(page.object_list)
+    context = {
+        "form": form,
+        "query": query,
+        "kind": kind,
+        "per_page": per_page,
+        "count": len(matches),
+        "page": page,
+        "rows": list(zip(rows, _descriptions(gateway, rows))),
+        "pager_query": urlencode({"q": query, "type": kind, "per_page": per_page}) + "&",
+    }
+    return render(request, "policies/list.html", context)
+
+
+def policy_detail(request: HttpRequest) -> HttpResponse:
+    """A managed policy by ARN (`?arn=`: ARNs hold slashes): GetPolicy, GetPolicyVersion and
+    ListEntitiesForPolicy."""
+    arn = request.GET.get("arn", "")
+    if not POLICY_ARN_RE.fullmatch(arn):
+        return HttpResponseBadRequest("That is not a managed policy ARN.")
+    gateway = _gateway(request)
+    try:
+        policy = gateway.get_policy(arn)
+        document = gateway.get_policy_document(arn, version_id=policy.default_version_id)
+        entities = gateway.list_entities_for_policy(arn)
+    except (NoSuchEntity, InvalidInput):
+        raise Http404("No managed policy has this ARN.")
+    rows = (
+        [(name, "User") for name in entities.users]
+        + [(name, "Group") for name in entities.groups]
+        + [(name, "Role") for name in entities.roles]
+    )
+    context = {"policy": policy, "document": json.dumps(document, indent=2), "entities": rows}
+    return render(request, "policies/detail.html", context)

@@ -1,0 +1,127 @@
+"""Actions of the user details page's Groups and Tags tabs (FEATURES.md §4D, §4E)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+from .detail_views import read_user
+from .gateway import IamError, IamGateway, NoSuchEntity
+from .roles import CHANGE_IAM
+from .tab_forms import AddToGroupsForm, ManageTagsFormSet
+from .validators import CONSOLE_TAG_PREFIX
+
+changes_iam = permission_required(CHANGE_IAM, raise_exception=True)
+
+
+def _gateway(request: HttpRequest) -> IamGateway:
+    return IamGateway.from_settings(operator=request.user)
+
+
+def _tab(name: str, section: str) -> str:
+    return reverse("users:detail", args=[name]) + f"?section={section}"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+# --- Groups ----------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@changes_iam
+def add_to_groups(request: HttpRequest, name: str) -> HttpResponse:
+    gateway = _gateway(request)
+    details = read_user(gateway, name)
+    member = {group.name for group in details.groups}
+    available = [group.name for group in gateway.group_index() if group.name not in member]
+    form = AddToGroupsForm(request.POST or None, available=available, member_of=len(member))
+    if request.method == "POST" and form.is_valid():
+        added, failures = [], []
+        for group in form.cleaned_data["groups"]:
+            try:
+                gateway.add_user_to_group(group, name)
+                added.append(group)
+            except IamError as error:
+                failures.append(f"{group}: {error.code}. {error.message}")
+        if len(added) == 1:
+            messages.success(request, f"User added to group {added[0]}.")
+        elif added:
+            messages.success(request, f"User added to {_plural(len(added), 'group')}: {', '.join(added)}.")
+        for failure in failures:
+            messages.error(request, f"Not added to {failure}")
+        return redirect(_tab(name, "groups"))
+    context = {"iam_user": details.user, "form": form, "member_of": len(member)}
+    return render(request, "users/tabs/add_to_groups.html", context, status=400 if form.is_bound else 200)
+
+
+@require_http_methods(["GET", "POST"])
+@changes_iam
+def remove_from_groups(request: HttpRequest, name: str) -> HttpResponse:
+    """Remove the user from the groups picked on the Groups tab (?group=…), after a confirmation."""
+    gateway = _gateway(request)
+    details = read_user(gateway, name)
+    data = request.POST if request.method == "POST" else request.GET
+    member = {group.name for group in details.groups}
+    groups = list(dict.fromkeys(data.getlist("group")))
+    if not groups or not set(groups) <= member:
+        raise Http404("Pick groups the user is a member of.")
+    if request.method == "GET":
+        return render(request, "users/tabs/remove_from_groups.html", {"iam_user": details.user, "groups": groups})
+    removed = []
+    for group in groups:
+        try:
+            gateway.remove_user_from_group(group, name)
+            removed.append(group)
+        except NoSuchEntity:
+            removed.append(group)  # already out
+        except IamError as error:
+            messages.error(request, f"Not removed from {group}: {error.code}. {error.message}")
+    if removed:
+        messages.success(request, f"User removed from {_plural(len(removed), 'group')}: {', '.join(removed)}.")
+    return redirect(_tab(name, "groups"))
+
+
+# --- Tags ------------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@changes_iam
+def manage_tags(request: HttpRequest, name: str) -> HttpResponse:
+    """Manage tags: edit, add and remove the user's tags in one set (UntagUser, then TagUser);
+    the console's own `iamconsole:` tags are shown but kept as they are."""
+    gateway = _gateway(request)
+    details = read_user(gateway, name)
+    kept = [(key, value) for key, value in details.user.tags if key.casefold().startswith(CONSOLE_TAG_PREFIX)]
+    editable = {key: value for key, value in details.user.tags if (key, value) not in kept}
+    initial = [{"key": key, "value": value} for key, value in editable.items()]
+    formset = ManageTagsFormSet(request.POST or None, initial=None if request.POST else initial, kept=kept)
+    if request.method == "POST" and formset.is_valid():
+        wanted = formset.tags
+        removed = [key for key in editable if key not in wanted]
+        changed = {key: value for key, value in wanted.items() if editable.get(key) != value}
+        untagged = False
+        try:
+            if removed:
+                gateway.untag_user(name, removed)
+                untagged = True
+            if changed:
+                gateway.tag_user(name, changed)
+        except IamError as error:
+            done = f"{', '.join(removed)} removed, nothing added or changed" if untagged else "nothing was changed"
+            messages.error(request, f"Saving the tags failed ({error.code}. {error.message}): {done}.")
+            return redirect(_tab(name, "tags"))
+        if removed or changed:
+            messages.success(
+                request, f"Tags saved: {_plural(len(changed), 'tag')} added or changed, {len(removed)} removed."
+            )
+        else:
+            messages.info(request, "No changes to save.")
+        return redirect(_tab(name, "tags"))
+    context = {"iam_user": details.user, "formset": formset, "kept": kept}
+    return render(request, "users/tabs/manage_tags.html", context, status=400 if formset.is_bound else 200)
