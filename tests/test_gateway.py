@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import pickle
+import re
 import socket
 import threading
 from collections import Counter
@@ -20,6 +21,7 @@ from tests.faults import inject, instant_retries
 from users import gateway as gateway_module
 from users.gateway import (
     CALLS,
+    MUTATING,
     AccessDenied,
     AccessKey,
     AttachedPolicy,
@@ -618,3 +620,16 @@ def test_it_reports_an_answer_that_is_not_iams_as_no_response(db: None) -> None:
 
     assert caught.value.code == "NoResponse"
     assert "gave an answer that is not IAM's" in str(caught.value)
+
+
+def test_every_call_that_changes_iam_is_audited() -> None:
+    """Every operation the gateway sends whose verb changes IAM is in MUTATING, so it gets an
+    audit row (RELIABILITY.md A7); GenerateCredentialReport changes nothing of the account's."""
+    source = Path(gateway_module.__file__).read_text()
+    operations = set(re.findall(r'_call\(\s*"([A-Za-z]+)"', source))
+    verbs = ("Create", "Delete", "Update", "Put", "Attach", "Detach", "Add", "Remove", "Tag", "Untag",
+             "Upload", "Enable", "Deactivate", "Reset")  # fmt: skip
+    changing = {operation for operation in operations if operation.startswith(verbs)}
+    assert len(changing) > 30  # the regex still finds the calls
+    assert changing <= MUTATING, changing - MUTATING
+    assert MUTATING <= operations, MUTATING - operations  # no stale entry either
