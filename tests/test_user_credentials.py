@@ -376,6 +376,14 @@ def test_it_assigns_a_virtual_mfa_device_with_two_codes(iam, operator_client) ->
     assert enabled.parameters["AuthenticationCode1"] == "***" and "654321" not in _database_text()
 
 
+def test_the_mfa_seed_is_not_shown_on_the_retrieve_page_or_in_a_csv(iam, operator_client) -> None:
+    iam.create_user("arthur")
+    retrieval_id = _start_mfa(operator_client).rstrip("/").rsplit("/", 1)[1]
+    for name in ("users:retrieve", "users:retrieve_csv"):
+        url = reverse(name, args=["arthur", "mfa-seed", retrieval_id])
+        assert operator_client.get(url).status_code == 404
+
+
 def test_codes_iam_refuses_are_shown_next_to_the_field(iam, operator_client) -> None:
     iam.create_user("arthur")
     codes_url = _start_mfa(operator_client)

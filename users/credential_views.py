@@ -260,8 +260,13 @@ def _set_password(
 # --- The one-time page of a new secret -------------------------------------------------------
 
 
+SHOWN_ONCE = (retrievals.ACCESS_KEY, retrievals.PASSWORD)  # an MFA seed has its own page
+
+
 @never_cache
 def retrieve(request: HttpRequest, name: str, kind: str, retrieval_id: str) -> HttpResponse:
+    if kind not in SHOWN_ONCE:
+        raise Http404("Nothing to retrieve here")
     try:
         secret = retrievals.read(request, retrieval_id, kind=kind, user_name=name)
     except credentials.CredentialsGone:
@@ -282,6 +287,8 @@ def retrieve(request: HttpRequest, name: str, kind: str, retrieval_id: str) -> H
 def retrieve_csv(request: HttpRequest, name: str, kind: str, retrieval_id: str) -> HttpResponse:
     """The new secret as our credentials CSV (with the User name column, so that `aws
     configure import` reads it: FEATURES.md §2F)."""
+    if kind not in SHOWN_ONCE:
+        raise Http404("Nothing to retrieve here")
     try:
         secret = retrievals.read(request, retrieval_id, kind=kind, user_name=name)
     except credentials.CredentialsGone:
