@@ -386,14 +386,19 @@ class UserSummary:
 
 @dataclass(frozen=True, slots=True)
 class GroupSummary:
-    """One row of a groups table: the group, its attached policies' names and its inline
-    policies' names."""
+    """One row of a groups table, and what the group gives its members: its attached managed
+    policies and its inline policies' names."""
 
     name: str
     arn: str
     created: datetime
-    policies: tuple[str, ...]
+    attached: tuple[AttachedPolicy, ...] = ()
     inline_policies: tuple[str, ...] = ()
+
+    @property
+    def policies(self) -> tuple[str, ...]:
+        """The attached policies' names."""
+        return tuple(policy.name for policy in self.attached)
 
 
 @dataclass(frozen=True, slots=True)
@@ -540,13 +545,6 @@ class AttachedPolicy:
         """The console's "Type" column, from the ARN alone (as `Policy.policy_type`)."""
         return policy_type(self.arn, self.name)
 
-
-@dataclass(frozen=True, slots=True)
-class GroupPermissions:
-    """What a group's members get: its attached managed policies and its inline policies' names."""
-
-    attached: tuple[AttachedPolicy, ...]
-    inline: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -918,7 +916,8 @@ class IamGateway:
     def group_index(self, *, fresh: bool = False) -> list[GroupSummary]:
         """All groups with their attached policies, sorted by name, from one paginated
         GetAccountAuthorizationDetails (not one ListAttachedGroupPolicies per group); cached."""
-        return self._cached("group-index", self._read_group_index, fresh=fresh)
+        # ":2": since GroupSummary holds the attached policies' ARNs (an older cached shape is not read).
+        return self._cached("group-index:2", self._read_group_index, fresh=fresh)
 
     def policy_index(self, *, fresh: bool = False) -> list[Policy]:
         """All managed policies (about 1,600 AWS ones, 16 pages in moto), cached."""
@@ -941,24 +940,6 @@ class IamGateway:
         message = "IAM is still generating the credential report."
         raise CredentialReportNotReady("ReportInProgress", message, operation="GenerateCredentialReport")
 
-    def group_permissions(self, *, fresh: bool = False) -> dict[str, GroupPermissions]:
-        """Each group's attached and inline policies, by group name, from one paginated
-        GetAccountAuthorizationDetails (a user's Permissions tab lists what their groups give
-        without one call per group); cached."""
-        return self._cached("group-permissions", self._read_group_permissions, fresh=fresh)
-
-    def _read_group_permissions(self) -> dict[str, GroupPermissions]:
-        groups = self._items("GetAccountAuthorizationDetails", "GroupDetailList", Filter=["Group"])
-        return {
-            group["GroupName"]: GroupPermissions(
-                attached=tuple(
-                    AttachedPolicy(p["PolicyName"], p["PolicyArn"]) for p in group.get("AttachedManagedPolicies", ())
-                ),
-                inline=tuple(p["PolicyName"] for p in group.get("GroupPolicyList", ())),
-            )
-            for group in groups
-        }
-
     def _read_group_index(self) -> list[GroupSummary]:
         groups = self._items("GetAccountAuthorizationDetails", "GroupDetailList", Filter=["Group"])
         summaries = [
@@ -966,7 +947,9 @@ class IamGateway:
                 name=group["GroupName"],
                 arn=group["Arn"],
                 created=_utc(group["CreateDate"]),
-                policies=tuple(p["PolicyName"] for p in group.get("AttachedManagedPolicies", ())),
+                attached=tuple(
+                    AttachedPolicy(p["PolicyName"], p["PolicyArn"]) for p in group.get("AttachedManagedPolicies", ())
+                ),
                 inline_policies=tuple(p["PolicyName"] for p in group.get("GroupPolicyList", ())),
             )
             for group in groups

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_http_methods
 
 from . import user_details
 from .detail_views import read_user
-from .gateway import GroupPermissions, IamError, IamGateway, LimitExceeded, MalformedPolicyDocument, Policy
+from .gateway import GroupSummary, IamError, IamGateway, LimitExceeded, MalformedPolicyDocument, Policy
 from .permission_forms import AddPermissionsForm, BoundaryForm, InlinePolicyForm
 from .provisioning import UserPlan, copy_permissions
 from .roles import CHANGE_IAM
@@ -44,9 +44,9 @@ def _describe(arn: str, policies: dict[str, Policy]) -> tuple[str, str]:
     return (policy.name, policy.policy_type) if policy else (arn.rsplit("/", 1)[-1], "Managed policy")
 
 
-def _group_policy_names(permissions: GroupPermissions | None) -> list[str]:
+def _group_policy_names(group: GroupSummary | None) -> list[str]:
     """What a member gets from a group: its managed policies' names, then its inline ones'."""
-    return [policy.name for policy in permissions.attached] + list(permissions.inline) if permissions else []
+    return [*group.policies, *group.inline_policies] if group else []
 
 
 def _inline_documents(gateway: IamGateway, name: str) -> dict[str, str]:
@@ -71,7 +71,7 @@ def permissions_remove(request: HttpRequest, name: str) -> HttpResponse:
     if row is None:
         raise Http404("This user has no such policy.")
     if request.method == "GET":
-        lost = _group_policy_names(gateway.group_permissions().get(row.group or ""))
+        lost = _group_policy_names(user_details.groups_by_name(gateway).get(row.group or ""))
         context = {"iam_user": details.user, "row": row, "group_policies": lost}
         return render(request, "users/permissions/remove.html", context)
     _remove(request, gateway, name, row)
@@ -164,13 +164,13 @@ def permissions_add_review(request: HttpRequest, name: str) -> HttpResponse:
 
 def _review_context(gateway: IamGateway, plan: UserPlan) -> dict[str, Any]:
     policies = {policy.arn: policy for policy in gateway.policy_index()}
-    group_permissions = gateway.group_permissions() if plan.groups else {}
+    groups_by_name = user_details.groups_by_name(gateway) if plan.groups else {}
     summary = [(group, "Group", "Permissions group") for group in plan.groups]
     summary += [(*_describe(arn, policies), "Permissions policy") for arn in plan.policy_arns]
     summary += [(policy, user_details.INLINE, "Permissions policy") for policy, _ in plan.inline_policies]
     if plan.permissions_boundary:
         summary.append((*_describe(plan.permissions_boundary, policies), "Permissions boundary"))
-    groups = [(group, _group_policy_names(group_permissions.get(group))) for group in plan.groups]
+    groups = [(group, _group_policy_names(groups_by_name.get(group))) for group in plan.groups]
     return {"plan": plan, "summary": summary, "groups": groups}
 
 

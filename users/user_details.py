@@ -13,6 +13,7 @@ from .gateway import (
     AccessKey,
     AccessKeyLastUsed,
     Group,
+    GroupSummary,
     IamGateway,
     IamUser,
     LoginProfile,
@@ -107,6 +108,12 @@ class PermissionRow:
         return f"group:{self.group}:{self.name}" if self.group else f"inline:{self.name}"
 
 
+def groups_by_name(gateway: IamGateway) -> dict[str, GroupSummary]:
+    """Every group with what it gives its members, from the cached group index (one
+    GetAccountAuthorizationDetails, not one call per group)."""
+    return {group.name: group for group in gateway.group_index()}
+
+
 def permission_rows(gateway: IamGateway, details: UserDetails) -> list[PermissionRow]:
     """Policies attached directly, inline, and through each group (2 calls, plus one cached
     read of all groups' policies when the user is in a group)."""
@@ -116,17 +123,17 @@ def permission_rows(gateway: IamGateway, details: UserDetails) -> list[Permissio
         for policy in gateway.list_attached_user_policies(name)
     ]
     rows += [PermissionRow(policy, INLINE, "Inline") for policy in gateway.list_user_policy_names(name)]
-    by_group = gateway.group_permissions() if details.groups else {}
+    by_group = groups_by_name(gateway) if details.groups else {}
     for group in details.groups:
-        permissions = by_group.get(group.name)
-        if permissions is None:
+        summary = by_group.get(group.name)
+        if summary is None:
             continue
         via = f"Group {group.name}"
         rows += [
             PermissionRow(policy.name, policy.policy_type, via, arn=policy.arn, group=group.name)
-            for policy in permissions.attached
+            for policy in summary.attached
         ]
-        rows += [PermissionRow(policy, INLINE, via, group=group.name) for policy in permissions.inline]
+        rows += [PermissionRow(policy, INLINE, via, group=group.name) for policy in summary.inline_policies]
     return sorted(rows, key=lambda row: (row.name.casefold(), row.attached_via))
 
 
@@ -150,11 +157,11 @@ class GroupRow:
 
 def group_rows(gateway: IamGateway, details: UserDetails) -> list[GroupRow]:
     """The user's groups with their attached policies' names (one cached read)."""
-    by_group = gateway.group_permissions() if details.groups else {}
+    by_group = groups_by_name(gateway) if details.groups else {}
     rows = []
     for group in details.groups:
-        permissions = by_group.get(group.name)
-        rows.append(GroupRow(group, tuple(p.name for p in permissions.attached) if permissions else ()))
+        summary = by_group.get(group.name)
+        rows.append(GroupRow(group, summary.policies if summary else ()))
     return sorted(rows, key=lambda row: row.group.name.casefold())
 
 
