@@ -17,6 +17,7 @@ import threading
 import time
 import urllib.request
 from collections import Counter
+from datetime import datetime, timezone
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -436,3 +437,33 @@ def test_it_creates_one_of_many_spellings_sent_at_once(iam_server: str, monkeypa
         outcomes = Counter(pool.map(create, spellings))
     assert outcomes == Counter({"created": 1, "EntityAlreadyExists": len(spellings) - 1})
     assert len(direct_client(iam_server).list_users()["Users"]) == 1
+
+
+def test_the_credential_report_is_written_as_iam_writes_it(iam) -> None:
+    """users/embedded_report.py: the generation time, the password's own change time, N/A."""
+    raw = iam.clients[0]
+    iam.create_user("alice")
+    iam.create_user("bob")
+    iam.create_login_profile("bob", "Initial-Passw0rd!", reset_required=False)
+    key = iam.create_access_key("bob")
+    raw.generate_credential_report()
+    report = raw.get_credential_report()
+    assert abs((report["GeneratedTime"] - datetime.now(timezone.utc)).total_seconds()) < 60
+    lines = {line.split(",")[0]: line.split(",") for line in report["Content"].decode().splitlines()[1:]}
+    header = report["Content"].decode().splitlines()[0].split(",")
+    alice, bob = (dict(zip(header, lines[name])) for name in ("alice", "bob"))
+    assert (alice["password_enabled"], alice["password_last_used"], alice["password_last_changed"]) == ("false", "N/A", "N/A")
+    assert (bob["password_enabled"], bob["password_last_used"]) == ("true", "no_information")
+    assert bob["password_last_changed"].startswith(datetime.now(timezone.utc).strftime("%Y-%m-%d"))
+    assert (bob["access_key_1_active"], bob["access_key_1_last_used_region"], bob["access_key_2_active"]) == ("true", "N/A", "false")
+    assert bob["access_key_1_last_rotated"] == key.created.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
+
+def test_update_login_profile_changes_only_what_it_names(iam) -> None:
+    iam.create_user("alice")
+    iam.create_login_profile("alice", "Initial-Passw0rd!", reset_required=True)
+    iam.update_login_profile("alice", reset_required=False)
+    profile = iam.get_login_profile("alice")
+    assert profile is not None and not profile.password_reset_required  # moto would have deleted it
+    iam.update_login_profile("alice", password="Another-Passw0rd!")
+    assert iam.get_login_profile("alice").password_reset_required is False

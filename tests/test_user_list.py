@@ -92,8 +92,8 @@ def test_it_shows_the_last_sign_in_as_a_date_and_the_password_age_in_days(iam, o
     iam.create_login_profile("arthur", "Initial-Passw0rd!", reset_required=False)
     signed_in = datetime(2026, 3, 14, 9, 26, 53)
     _moto_user("arthur").password_last_used = signed_in
-    # moto reports the user's creation time as the password's last change.
-    _moto_user("arthur").create_date = _days_ago(40)
+    # When the password was set, as the embedded backend records it (users/embedded_report.py).
+    _moto_user("arthur").password_last_changed = _days_ago(40)
 
     response = operator_client.get(URL)
 
@@ -102,6 +102,19 @@ def test_it_shows_the_last_sign_in_as_a_date_and_the_password_age_in_days(iam, o
     assert cells["password_age"] == "40 days"
     assert cells["last_activity"].endswith(" days ago")
     assert 'title="2026-03-14T09:26:53+00:00">Mar 14, 2026</span>' in response.content.decode()
+
+
+def test_the_password_age_is_the_passwords_not_the_users(iam, operator_client) -> None:
+    iam.create_user("arthur")
+    _moto_user("arthur").create_date = _days_ago(40)
+    iam.create_login_profile("arthur", "Initial-Passw0rd!", reset_required=False)
+    iam.create_user("ford")
+    assert _cells(operator_client.get(URL), "arthur")["password_age"] == "Today"
+    _moto_user("arthur").password_last_changed = _days_ago(3)
+    iam.update_login_profile("arthur", reset_required=True)  # the password itself is kept
+    cells = _cells(operator_client.get(URL, {"refresh": "1"}), "arthur")
+    assert cells["password_age"] == "3 days" and cells["console_last_sign_in"] == "Never"
+    assert _cells(operator_client.get(URL), "ford")["password_age"] == "None"
 
 
 def test_it_shows_whether_mfa_is_active(iam, operator_client) -> None:

@@ -3,8 +3,10 @@ IAM's documented behaviour in ways the console's workflows depend on, with its s
 in a snapshot file across restarts.
 
 The extensions: permissions boundaries on users (CreateUser, Put/DeleteUserPermissionsBoundary,
-GetUser), CreateLoginProfile's PasswordResetRequired, user names unique regardless of case,
-and service-specific credentials (users/embedded_credentials.py). Lookups (GetUser and the
+GetUser), CreateLoginProfile's PasswordResetRequired, UpdateLoginProfile changing only what it
+names, user names unique regardless of case, service-specific credentials
+(users/embedded_credentials.py) and a credential report as IAM writes it
+(users/embedded_report.py). Lookups (GetUser and the
 rest) stay exact-match as in moto: the console only ever looks users up by the name IAM gave
 back, so it never depends on IAM's case-insensitive lookup.
 
@@ -42,6 +44,7 @@ import moto.iam.models  # noqa: E402
 from moto.core import DEFAULT_ACCOUNT_ID  # noqa: E402
 from moto.core.responses import ActionResult, EmptyResult  # noqa: E402
 from moto.core.serialize import never_return  # noqa: E402
+from moto.core.utils import utcnow  # noqa: E402
 from moto.iam.exceptions import EntityAlreadyExists, InvalidInput, NoSuchEntity  # noqa: E402
 from moto.iam.models import IAMBackend, User, iam_backends  # noqa: E402
 from moto.iam.responses import IamResponse  # noqa: E402
@@ -52,7 +55,7 @@ from moto.moto_server.werkzeug_app import (  # noqa: E402
 )
 from werkzeug.serving import BaseWSGIServer, make_server  # noqa: E402
 
-from . import embedded_credentials  # noqa: E402
+from . import embedded_credentials, embedded_report  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -140,6 +143,23 @@ def _create_login_profile(
     """IAM stores CreateLoginProfile's PasswordResetRequired (moto always stores False)."""
     user = _moto_create_login_profile(self, user_name, password)
     user.password_reset_required = bool(password_reset_required)
+    user.password_last_changed = utcnow()  # for the credential report (users/embedded_report.py)
+    return user
+
+
+def _update_login_profile(
+    self: IAMBackend, user_name: str, password: str | None, password_reset_required: bool | None
+) -> User:
+    """IAM changes only what UpdateLoginProfile names: moto deletes the password when only the
+    reset flag is sent, and clears the flag when only the password is."""
+    user = self.get_user(user_name)
+    if not user.password:
+        raise NoSuchEntity(f"Login profile for {user_name} not found")
+    if password is not None:
+        user.password = password
+        user.password_last_changed = utcnow()
+    if password_reset_required is not None:
+        user.password_reset_required = bool(password_reset_required)
     return user
 
 
@@ -205,11 +225,13 @@ def apply_moto_extensions() -> None:
     IAMBackend.put_user_permissions_boundary = _put_user_permissions_boundary
     IAMBackend.delete_user_permissions_boundary = _delete_user_permissions_boundary
     IAMBackend.create_login_profile = _create_login_profile
+    IAMBackend.update_login_profile = _update_login_profile
     IamResponse.create_user = _respond_create_user
     IamResponse.create_login_profile = _respond_create_login_profile
     IamResponse.put_user_permissions_boundary = _respond_put_user_permissions_boundary
     IamResponse.delete_user_permissions_boundary = _respond_delete_user_permissions_boundary
     embedded_credentials.install()
+    embedded_report.install()
     # ListUsers, like ListRoles, leaves the boundary out of its items.
     transformers = IamResponse.RESPONSE_KEY_PATH_TO_TRANSFORMER
     transformers["ListUsersResponse.Users.User.PermissionsBoundary"] = never_return

@@ -625,12 +625,10 @@ class CredentialReport:
     """IAM's credential report: the users' passwords, MFA and access keys, by user name.
 
     Real IAM makes a new report at most every four hours, so users created since are missing.
-    moto 5.2.5 builds it afresh at each GetCredentialReport, and departs from IAM in: a fixed
-    `generated` (2015-02-02T20:02:02Z); `password_last_changed` is the user's creation time,
-    even without a password; `password_last_used` says "not_supported" instead of "N/A"
-    without a password; access keys' last use is only recorded for requests signed with
-    them (never in `mock_aws` tests) and their region and service are "not_supported";
-    no `<root_account>` line."""
+    moto 5.2.5 builds it afresh at each GetCredentialReport; the embedded backend writes its
+    lines and generation time as IAM does (users/embedded_report.py). Still unlike IAM: an
+    access key's last use is only recorded for requests signed with it (never in `mock_aws`
+    tests), with no region or service; no `<root_account>` line."""
 
     generated: datetime
     users: Mapping[str, UserCredentials]

@@ -1,0 +1,77 @@
+"""IAM's credential report for the embedded backend, written as IAM writes it. Installed by
+`users.embedded.apply_moto_extensions`.
+
+moto's report has a fixed generation time (2015-02-02), gives each user's creation time as
+`password_last_changed` whether or not the user has a password, and writes "not_supported"
+where IAM writes "N/A": the users list would show a user's age as its password's. Here the
+report says when it was generated, when each password was set (`User.password_last_changed`,
+kept by users/embedded.py's login-profile extensions) and "N/A" for what does not apply.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from moto.core.responses import ActionResult
+from moto.core.utils import utcnow
+from moto.iam.models import IAMBackend, User
+from moto.iam.responses import IamResponse
+
+DATE_FORMAT = "%Y-%m-%dT%H:%M:%S+00:00"
+
+_moto_generate_report = IAMBackend.generate_report
+
+
+def _date(value: datetime | None) -> str:
+    return value.strftime(DATE_FORMAT) if value else "N/A"
+
+
+def _pair(items: list[Any], date: str) -> list[tuple[bool, str]]:
+    """(active, its date) for the first two items, as the report's `_1_` and `_2_` columns."""
+    found = [(item.status == "Active", _date(getattr(item, date))) for item in items[:2]]
+    return found + [(False, "N/A")] * (2 - len(found))
+
+
+def user_line(self: User) -> str:
+    has_password = bool(self.password)
+    used = _date(self.password_last_used) if self.password_last_used else "no_information"
+    fields = [
+        self.name,
+        self.arn,
+        _date(self.create_date),
+        "true" if has_password else "false",
+        used if has_password else "N/A",
+        _date(getattr(self, "password_last_changed", None)) if has_password else "N/A",
+        "N/A",  # password_next_rotation: no expiry policy here
+        "true" if self.mfa_devices else "false",
+    ]
+    keys = list(self.access_keys)
+    for index, (active, rotated) in enumerate(_pair(keys, "create_date")):
+        last_used = keys[index].last_used if index < len(keys) else None
+        fields += ["true" if active else "false", rotated, _date(last_used), "N/A", "N/A"]
+    for active, uploaded in _pair(list(self.signing_certificates.values()), "upload_date"):
+        fields += ["true" if active else "false", uploaded]
+    return ",".join(fields) + "\n"
+
+
+def generate_report(self: IAMBackend) -> None:
+    _moto_generate_report(self)
+    self.credential_report_generated_at = utcnow()
+
+
+def get_credential_report(self: IamResponse) -> ActionResult:
+    generated = getattr(self.backend, "credential_report_generated_at", None) or utcnow()
+    return ActionResult(
+        {
+            "Content": self.backend.get_credential_report(),
+            "ReportFormat": "text/csv",
+            "GeneratedTime": generated.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+    )
+
+
+def install() -> None:
+    User.to_csv = user_line
+    IAMBackend.generate_report = generate_report
+    IamResponse.get_credential_report = get_credential_report
