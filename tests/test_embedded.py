@@ -32,6 +32,7 @@ from moto.iam.models import iam_backends
 
 from tests.iam_clients import direct_client
 from users import embedded
+from users.gateway import PolicyNotAttachable
 
 ROOT = Path(__file__).resolve().parents[1]
 BOUNDARY = "arn:aws:iam::aws:policy/PowerUserAccess"
@@ -467,3 +468,17 @@ def test_update_login_profile_changes_only_what_it_names(iam) -> None:
     assert profile is not None and not profile.password_reset_required  # moto would have deleted it
     iam.update_login_profile("alice", password="Another-Passw0rd!")
     assert iam.get_login_profile("alice").password_reset_required is False
+
+
+def test_a_service_linked_roles_policy_is_never_attached_to_a_user_or_group(iam) -> None:
+    arn = "arn:aws:iam::aws:policy/aws-service-role/APIGatewayServiceRolePolicy"
+    iam.create_user("alice")
+    iam.create_group("devs")
+    with pytest.raises(PolicyNotAttachable, match="Cannot attach a Service Role Policy to a User."):
+        iam.attach_user_policy("alice", arn)
+    with pytest.raises(PolicyNotAttachable, match="Cannot attach a Service Role Policy to a Group."):
+        iam.attach_group_policy("devs", arn)
+    assert iam.list_attached_user_policies("alice") == [] and iam.list_attached_group_policies("devs") == []
+    offered = {policy.arn for policy in iam.attachable_policy_index()}
+    assert arn not in offered and "arn:aws:iam::aws:policy/ReadOnlyAccess" in offered
+    assert arn in {policy.arn for policy in iam.policy_index()}  # still listed on the Policies page

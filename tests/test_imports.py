@@ -341,3 +341,10 @@ def test_viewers_cannot_import_and_the_template_passes_its_own_dry_run(
     # The template itself passes the dry run once its groups exist.
     upload = _dry_run(account, operator, *body.splitlines()[1:])
     assert upload.is_valid
+
+
+def test_a_service_linked_roles_policy_is_refused_before_any_write(account, operator) -> None:
+    upload = _dry_run(account, operator, "alice,,,APIGatewayServiceRolePolicy,,,no,,no")
+    assert _errors(upload) == {
+        2: [("policies", "APIGatewayServiceRolePolicy is a service-linked role's policy: IAM does not attach it to users.")]
+    }

@@ -528,3 +528,10 @@ def test_the_review_costs_a_bounded_number_of_calls(iam, operator_client) -> Non
     assert changes.by_operation["AddUserToGroup"] == 8
     assert changes.total - 8 <= 7, changes.by_operation
     assert len(iam.list_groups_for_user("arthur")) == 8
+
+
+def test_add_permissions_and_create_group_never_offer_a_service_linked_roles_policy(iam, operator_client) -> None:
+    iam.create_user("arthur")
+    for url in (reverse("users:permissions_add", args=["arthur"]), reverse("users:group_create")):
+        html = operator_client.get(url).content.decode()
+        assert "ReadOnlyAccess" in html and "APIGatewayServiceRolePolicy" not in html, url

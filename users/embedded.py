@@ -4,11 +4,11 @@ in a snapshot file across restarts.
 
 The extensions: permissions boundaries on users (CreateUser, Put/DeleteUserPermissionsBoundary,
 GetUser), CreateLoginProfile's PasswordResetRequired, UpdateLoginProfile changing only what it
-names, user names unique regardless of case, service-specific credentials
-(users/embedded_credentials.py) and a credential report as IAM writes it
-(users/embedded_report.py). Lookups (GetUser and the
-rest) stay exact-match as in moto: the console only ever looks users up by the name IAM gave
-back, so it never depends on IAM's case-insensitive lookup.
+names, service-linked roles' policies refused to users and groups, user names unique
+regardless of case, service-specific credentials (users/embedded_credentials.py) and a
+credential report as IAM writes it (users/embedded_report.py). Lookups (GetUser and the rest)
+stay exact-match as in moto: the console only ever looks users up by the name IAM gave back,
+so it never depends on IAM's case-insensitive lookup.
 
 The snapshot is moto's IAM state pickled, so it holds the account's secrets in clear
 (secret access keys, console passwords): it is written 0600 in a directory created 0700
@@ -45,7 +45,7 @@ from moto.core import DEFAULT_ACCOUNT_ID  # noqa: E402
 from moto.core.responses import ActionResult, EmptyResult  # noqa: E402
 from moto.core.serialize import never_return  # noqa: E402
 from moto.core.utils import utcnow  # noqa: E402
-from moto.iam.exceptions import EntityAlreadyExists, InvalidInput, NoSuchEntity  # noqa: E402
+from moto.iam.exceptions import EntityAlreadyExists, IAMException, InvalidInput, NoSuchEntity  # noqa: E402
 from moto.iam.models import IAMBackend, User, iam_backends  # noqa: E402
 from moto.iam.responses import IamResponse  # noqa: E402
 from moto.moto_server.werkzeug_app import (  # noqa: E402
@@ -66,10 +66,32 @@ _SNAPSHOT_FORMAT = 1
 _moto_create_user = IAMBackend.create_user
 _moto_update_user = IAMBackend.update_user
 _moto_create_login_profile = IAMBackend.create_login_profile
+_moto_attach_user_policy = IAMBackend.attach_user_policy
+_moto_attach_group_policy = IAMBackend.attach_group_policy
 _applied = False
 # The server answers in several threads: a name check and the creation it allows must not
 # interleave with another's, or `alice` and `Alice` could both be created.
 _NAMES_LOCK = threading.RLock()
+
+
+class PolicyNotAttachable(IAMException):
+    code = "PolicyNotAttachable"
+
+
+def _refuse_service_role_policy(arn: str, entity: str) -> None:
+    """IAM never attaches a service-linked role's AWS managed policy to a user or group."""
+    if arn.startswith("arn:aws:iam::aws:policy/aws-service-role/"):
+        raise PolicyNotAttachable(f"Cannot attach a Service Role Policy to a {entity}.")
+
+
+def _attach_user_policy(self: IAMBackend, policy_arn: str, user_name: str) -> None:
+    _refuse_service_role_policy(policy_arn, "User")
+    _moto_attach_user_policy(self, policy_arn, user_name)
+
+
+def _attach_group_policy(self: IAMBackend, policy_arn: str, group_name: str) -> None:
+    _refuse_service_role_policy(policy_arn, "Group")
+    _moto_attach_group_policy(self, policy_arn, group_name)
 
 
 def _check_boundary(backend: IAMBackend, arn: str) -> None:
@@ -226,6 +248,8 @@ def apply_moto_extensions() -> None:
     IAMBackend.delete_user_permissions_boundary = _delete_user_permissions_boundary
     IAMBackend.create_login_profile = _create_login_profile
     IAMBackend.update_login_profile = _update_login_profile
+    IAMBackend.attach_user_policy = _attach_user_policy
+    IAMBackend.attach_group_policy = _attach_group_policy
     IamResponse.create_user = _respond_create_user
     IamResponse.create_login_profile = _respond_create_login_profile
     IamResponse.put_user_permissions_boundary = _respond_put_user_permissions_boundary

@@ -83,6 +83,7 @@ TARGET_PARAMETERS = ("UserName", "GroupName", "AccountAlias", "SerialNumber")
 # (FEATURES.md §3C): the type is a fixed list, not derived from the ARN.
 JOB_FUNCTION_POLICIES_AT_ROOT = frozenset({"AdministratorAccess", "PowerUserAccess", "ReadOnlyAccess", "SecurityAudit"})
 AWS_MANAGED_ARN_PART = ":iam::aws:policy/"
+SERVICE_ROLE_POLICY_PATH = "/aws-service-role/"
 
 
 def policy_type(arn: str, name: str) -> str:
@@ -530,6 +531,12 @@ class Policy:
         return AWS_MANAGED_ARN_PART in self.arn
 
     @property
+    def is_attachable(self) -> bool:
+        """Whether a user or group may have it attached: IAM refuses the AWS managed policies
+        of service-linked roles (PolicyNotAttachable)."""
+        return not (self.is_aws_managed and self.path.startswith(SERVICE_ROLE_POLICY_PATH))
+
+    @property
     def policy_type(self) -> str:
         """The console's "Type" column."""
         return policy_type(self.arn, self.name)
@@ -920,6 +927,10 @@ class IamGateway:
     def policy_index(self, *, fresh: bool = False) -> list[Policy]:
         """All managed policies (about 1,600 AWS ones, 16 pages in moto), cached."""
         return self._cached("policy-index", self.list_policies, fresh=fresh)
+
+    def attachable_policy_index(self) -> list[Policy]:
+        """The managed policies a user or group can have attached (`Policy.is_attachable`)."""
+        return [policy for policy in self.policy_index() if policy.is_attachable]
 
     def credential_report(self, *, fresh: bool = False) -> CredentialReport:
         """IAM's credential report, cached like the users index: a GenerateCredentialReport,

@@ -109,7 +109,7 @@ def group_list(request: HttpRequest) -> HttpResponse:
 def group_create(request: HttpRequest) -> HttpResponse:
     """Create group: CreateGroup, then AttachGroupPolicy for each chosen policy."""
     gateway = _gateway(request)
-    policies = _by_name(gateway.policy_index())
+    policies = _by_name(gateway.attachable_policy_index())
     posted = request.method == "POST"
     existing = [group.name for group in gateway.group_index(fresh=posted)]
     form = NewGroupForm(request.POST if posted else None, existing_groups=existing, policies=policies)
@@ -186,7 +186,7 @@ def group_add_policies(request: HttpRequest, name: str) -> HttpResponse:
     gateway = _gateway(request)
     group, _ = _group_or_404(gateway, name)
     attached = {policy.arn for policy in gateway.list_attached_group_policies(name)}
-    policies = _by_name(gateway.policy_index())
+    policies = _by_name(gateway.attachable_policy_index())
     candidates = [policy for policy in policies if policy.arn not in attached]
     posted = request.method == "POST"
     form = AddPoliciesForm(request.POST if posted else None, candidates=candidates, attached=len(attached))

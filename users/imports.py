@@ -317,6 +317,8 @@ class RowChecker:
             policy = self._policy(reference)
             if isinstance(policy, str):
                 error("policies", policy)
+            elif not policy.is_attachable:
+                error("policies", f"{policy.name} is a service-linked role's policy: IAM does not attach it to users.")
             elif policy.arn not in arns:
                 arns.append(policy.arn)
         if change_password and CHANGE_PASSWORD_POLICY_ARN in arns:

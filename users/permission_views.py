@@ -116,7 +116,7 @@ def _add_form(request: HttpRequest, gateway: IamGateway, details: UserDetails) -
         boundary=details.user.permissions_boundary_arn,
         groups=[group for group in gateway.group_index() if group.name not in member_of],
         users=[user for user in gateway.user_index() if user.name != name],
-        policies=[policy for policy in gateway.policy_index() if policy.arn not in attached],
+        policies=[policy for policy in gateway.attachable_policy_index() if policy.arn not in attached],
         copy_permissions=lambda source: copy_permissions(gateway, source),
         inline_documents=lambda: _inline_documents(gateway, name),
     )

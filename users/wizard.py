@@ -116,7 +116,7 @@ class AddUserWizard(SessionWizardView):
             return {
                 "groups": self.gateway.group_index(),
                 "users": self.gateway.user_index(),
-                "policies": self.gateway.policy_index(),
+                "policies": self.gateway.attachable_policy_index(),
                 "change_password_slot": self._change_password_slot(),
                 "copy_permissions": lambda source: copy_permissions(self.gateway, source),
             }
@@ -146,7 +146,7 @@ class AddUserWizard(SessionWizardView):
     def _create_group(self) -> HttpResponse:
         """The Create group dialog: create it in IAM, then show step 2 again with the new
         group selected and everything else as it was."""
-        policies = self.gateway.policy_index()
+        policies = self.gateway.attachable_policy_index()
         new_group = NewGroupForm(
             self.request.POST, prefix="new_group",
             existing_groups=[group.name for group in self.gateway.group_index()], policies=policies,
@@ -179,7 +179,7 @@ class AddUserWizard(SessionWizardView):
         if self.steps.current == "details":
             context["password_requirements"] = form.password_requirements
         if self.steps.current == "permissions":
-            policies = self.gateway.policy_index()
+            policies = self.gateway.attachable_policy_index()
             context.setdefault(
                 "new_group",
                 NewGroupForm(prefix="new_group", existing_groups=(), policies=policies),
