@@ -32,7 +32,7 @@ from moto.iam.models import iam_backends
 
 from tests.iam_clients import direct_client
 from users import embedded
-from users.gateway import PolicyNotAttachable
+from users.gateway import DeleteConflict, EntityAlreadyExists, PolicyNotAttachable
 
 ROOT = Path(__file__).resolve().parents[1]
 BOUNDARY = "arn:aws:iam::aws:policy/PowerUserAccess"
@@ -482,3 +482,26 @@ def test_a_service_linked_roles_policy_is_never_attached_to_a_user_or_group(iam)
     offered = {policy.arn for policy in iam.attachable_policy_index()}
     assert arn not in offered and "arn:aws:iam::aws:policy/ReadOnlyAccess" in offered
     assert arn in {policy.arn for policy in iam.policy_index()}  # still listed on the Policies page
+
+
+def test_group_names_are_unique_regardless_of_case_and_a_used_group_is_not_deleted(iam) -> None:
+    iam.create_group("Devs")
+    with pytest.raises(EntityAlreadyExists):
+        iam.create_group("devs")
+    iam.create_user("alice")
+    iam.add_user_to_group("Devs", "alice")
+    with pytest.raises(DeleteConflict, match="remove users from group first"):
+        iam.delete_group("Devs")
+    iam.remove_user_from_group("Devs", "alice")
+    iam.attach_group_policy("Devs", "arn:aws:iam::aws:policy/ReadOnlyAccess")
+    with pytest.raises(DeleteConflict, match="detach all policies first"):
+        iam.delete_group("Devs")
+    iam.detach_group_policy("Devs", "arn:aws:iam::aws:policy/ReadOnlyAccess")
+    iam.clients[0].put_group_policy(GroupName="Devs", PolicyName="inline", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+    ))  # fmt: skip
+    with pytest.raises(DeleteConflict, match="delete policies first"):
+        iam.delete_group("Devs")
+    iam.delete_group_policy("Devs", "inline")
+    iam.delete_group("Devs")
+    assert [group.name for group in iam.list_groups()] == []

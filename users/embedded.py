@@ -4,11 +4,12 @@ in a snapshot file across restarts.
 
 The extensions: permissions boundaries on users (CreateUser, Put/DeleteUserPermissionsBoundary,
 GetUser), CreateLoginProfile's PasswordResetRequired, UpdateLoginProfile changing only what it
-names, service-linked roles' policies refused to users and groups, user names unique
-regardless of case, service-specific credentials (users/embedded_credentials.py) and a
-credential report as IAM writes it (users/embedded_report.py). Lookups (GetUser and the rest)
-stay exact-match as in moto: the console only ever looks users up by the name IAM gave back,
-so it never depends on IAM's case-insensitive lookup.
+names, service-linked roles' policies refused to users and groups, user and group names
+unique regardless of case, DeleteGroup refused while the group has members or policies,
+service-specific credentials (users/embedded_credentials.py) and a credential report as IAM
+writes it (users/embedded_report.py). Lookups (GetUser and the rest) stay exact-match as in
+moto: the console only ever looks users up by the name IAM gave back, so it never depends on
+IAM's case-insensitive lookup.
 
 The snapshot is moto's IAM state pickled, so it holds the account's secrets in clear
 (secret access keys, console passwords): it is written 0600 in a directory created 0700
@@ -45,8 +46,14 @@ from moto.core import DEFAULT_ACCOUNT_ID  # noqa: E402
 from moto.core.responses import ActionResult, EmptyResult  # noqa: E402
 from moto.core.serialize import never_return  # noqa: E402
 from moto.core.utils import utcnow  # noqa: E402
-from moto.iam.exceptions import EntityAlreadyExists, IAMException, InvalidInput, NoSuchEntity  # noqa: E402
-from moto.iam.models import IAMBackend, User, iam_backends  # noqa: E402
+from moto.iam.exceptions import (  # noqa: E402
+    DeleteConflictException,
+    EntityAlreadyExists,
+    IAMException,
+    InvalidInput,
+    NoSuchEntity,
+)
+from moto.iam.models import Group, IAMBackend, User, iam_backends  # noqa: E402
 from moto.iam.responses import IamResponse  # noqa: E402
 from moto.moto_server.werkzeug_app import (  # noqa: E402
     DomainDispatcherApplication,
@@ -67,6 +74,8 @@ _moto_create_user = IAMBackend.create_user
 _moto_update_user = IAMBackend.update_user
 _moto_create_login_profile = IAMBackend.create_login_profile
 _moto_attach_user_policy = IAMBackend.attach_user_policy
+_moto_create_group = IAMBackend.create_group
+_moto_delete_group = IAMBackend.delete_group
 _moto_attach_group_policy = IAMBackend.attach_group_policy
 _applied = False
 # The server answers in several threads: a name check and the creation it allows must not
@@ -92,6 +101,27 @@ def _attach_user_policy(self: IAMBackend, policy_arn: str, user_name: str) -> No
 def _attach_group_policy(self: IAMBackend, policy_arn: str, group_name: str) -> None:
     _refuse_service_role_policy(policy_arn, "Group")
     _moto_attach_group_policy(self, policy_arn, group_name)
+
+
+def _create_group(self: IAMBackend, group_name: str, path: str = "/") -> Group:
+    """IAM group names are unique regardless of case, as user names are (moto's are not)."""
+    with _NAMES_LOCK:
+        folded = group_name.casefold()
+        if any(name.casefold() == folded for name in list(self.groups)):
+            raise EntityAlreadyExists(f"Group with name {group_name} already exists.")
+        return _moto_create_group(self, group_name, path)
+
+
+def _delete_group(self: IAMBackend, group_name: str) -> None:
+    """IAM refuses to delete a group that still has members or policies (moto deletes it)."""
+    group = self.get_group(group_name)
+    if group.users:
+        raise DeleteConflictException("Cannot delete entity, must remove users from group first.")
+    if group.managed_policies:
+        raise DeleteConflictException("Cannot delete entity, must detach all policies first.")
+    if group.policies:
+        raise DeleteConflictException("Cannot delete entity, must delete policies first.")
+    _moto_delete_group(self, group_name)
 
 
 def _check_boundary(backend: IAMBackend, arn: str) -> None:
@@ -250,6 +280,8 @@ def apply_moto_extensions() -> None:
     IAMBackend.update_login_profile = _update_login_profile
     IAMBackend.attach_user_policy = _attach_user_policy
     IAMBackend.attach_group_policy = _attach_group_policy
+    IAMBackend.create_group = _create_group
+    IAMBackend.delete_group = _delete_group
     IamResponse.create_user = _respond_create_user
     IamResponse.create_login_profile = _respond_create_login_profile
     IamResponse.put_user_permissions_boundary = _respond_put_user_permissions_boundary
