@@ -12,7 +12,7 @@ every latency, c/a ≥ 4 at 50 ms). For (c) also the dry run's time and the peak
 web side (this process) and of the workers; for each way, the CPU time per user of each group
 of processes (moto, proxy, workers, PostgreSQL, Redis, this process) while it was timed.
 
-The moto server (`python -m users.embedded`, no snapshot) and the delaying proxy in front of it
+The moto server (`python -m users.iam.embedded`, no snapshot) and the delaying proxy in front of it
 (`python -m tests.iam_proxy --latency L`) run in their own processes. Every way talks to IAM
 through the proxy, on the same URL, so all pay the same hop; each way starts from an emptied
 account (POST /moto-api/reset) holding one group, with its own user names (bench-a-00001…).
@@ -52,6 +52,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
+
+from users import jobs
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -356,7 +358,7 @@ class PeakMemory(threading.Thread):
 
 
 CPU_GROUPS = (  # (group, what its processes' command lines contain), the first match wins
-    ("moto", "users.embedded"),
+    ("moto", "users.iam.embedded"),
     ("proxy", "tests.iam_proxy"),
     ("worker", "celery"),
     ("postgres", "postgres"),
@@ -383,8 +385,8 @@ def cpu_snapshot() -> dict[tuple[int, int], tuple[str, int]]:
         fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "
         ticks, started = int(fields[11]) + int(fields[12]), int(fields[19])
         pid = int(entry)
-        group = "bench" if pid == os.getpid() else next(
-            (name for name, marker in CPU_GROUPS if marker in command), "other"
+        group = (
+            "bench" if pid == os.getpid() else next((name for name, marker in CPU_GROUPS if marker in command), "other")
         )
         snapshot[(pid, started)] = (group, ticks)
     return snapshot
@@ -502,7 +504,6 @@ class Console:
         from django.core.files.uploadedfile import SimpleUploadedFile
         from django.urls import resolve, reverse
 
-        from users import jobs
         from users.models import Job
 
         self.flush_redis()  # no queued message, cached users index or sweeper chain from a past run
@@ -583,7 +584,7 @@ def run(args: argparse.Namespace) -> list[Result]:
     if "c" in args.ways:
         console = Console(proxy_url, work, args.redis_url, args.database_url)
         console.setup()  # before (a) and (b): fail at once if (c) cannot run
-    moto_command = [sys.executable, "-m", "users.embedded", "--host", "127.0.0.1", "--port", "0"]
+    moto_command = [sys.executable, "-m", "users.iam.embedded", "--host", "127.0.0.1", "--port", "0"]
     moto = Service(moto_command, work / "moto.log")
     try:
         for latency in args.latency:
@@ -637,8 +638,10 @@ def report(results: list[Result], args: argparse.Namespace) -> None:
         rows.append(row)
     widths = [max(len(str(line[i])) for line in [header, *rows]) for i in range(len(header))]
     for line in [header, *rows]:
-        print("  ".join(str(cell).ljust(width) for cell, width in zip(line, widths)).rstrip())
-    print(f"targets: c/b ≥ {TARGET_C_OVER_B} at every latency; c/a ≥ {TARGET_C_OVER_A} at {TARGET_LATENCY * 1000:.0f} ms")
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
+    print(
+        f"targets: c/b ≥ {TARGET_C_OVER_B} at every latency; c/a ≥ {TARGET_C_OVER_A} at {TARGET_LATENCY * 1000:.0f} ms"
+    )
     for latency in args.latency:
         c, a, b = (by_key.get((latency, way)) for way in "cab")
         if c and b:

@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from users.iam.embedded import server as embedded_server
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
@@ -44,9 +46,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
 
-    from users import embedded
-
-    server = embedded.start(port=0)
+    server = embedded_server.start(port=0)
     state = tempfile.mkdtemp(prefix="iamconsole-bench-")
     os.environ.update(
         IAMCONSOLE_STATE_DIR=state,
@@ -70,7 +70,8 @@ def main() -> None:
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.iam.models import iam_backends
 
-    from users.gateway import CALLS, IamGateway
+    from users.iam.counter import CALLS
+    from users.iam.gateway import IamGateway
 
     setup_test_environment()  # lets the client see the template context
     call_command("migrate", verbosity=0)
@@ -106,7 +107,7 @@ def main() -> None:
         assert len(IamGateway.from_settings().credential_report(fresh=True).users) == args.users
 
     def baseline() -> None:
-        for page in iam.get_paginator("list_users").paginate():
+        for _page in iam.get_paginator("list_users").paginate():
             pass
 
     with CALLS.measure() as cold_calls:
@@ -119,7 +120,9 @@ def main() -> None:
     report_read = median_seconds(report, args.repeat)
     base = median_seconds(baseline, args.repeat)
     print(f"users: {args.users}")
-    print(f"users list, index from IAM: {cold:.3f} s median, {cold_calls.total} IAM calls {dict(cold_calls.by_operation)}")
+    print(
+        f"users list, index from IAM: {cold:.3f} s median, {cold_calls.total} IAM calls {dict(cold_calls.by_operation)}"
+    )
     print(f"users list, cached index:   {page:.3f} s median, {calls.total} IAM calls {dict(calls.by_operation)}")
     print(f"search by access key id:    {search:.3f} s median")
     print(f"credential report alone:    {report_read:.3f} s median")

@@ -14,10 +14,8 @@ SECRET_NAMES = (
     "SecretAccessKey", "Password", "NewPassword", "OldPassword", "password", "Base32StringSeed", "QRCodePNG",
     "AuthenticationCode1", "AuthenticationCode2",
 )  # fmt: skip
-_PATTERN = re.compile(
-    r"""(?P<name>['"]?(?:%s)['"]?\s*[:=]\s*)(?P<quote>['"]?)[^'"&,\s}]+"""
-    % "|".join(SECRET_NAMES)
-)
+_NAMES = "|".join(SECRET_NAMES)
+_PATTERN = re.compile(r"""(?P<name>['"]?(?:""" + _NAMES + r""")['"]?\s*[:=]\s*)(?P<quote>['"]?)[^'"&,\s}]+""")
 
 
 def redact(text: str) -> str:

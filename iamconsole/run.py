@@ -61,7 +61,7 @@ def echo(stream: IO[str], prefix: str) -> None:
 def start_embedded(port: int, snapshot: str) -> subprocess.Popen[str]:
     """Start the embedded moto server and wait for its ready line."""
     process = spawn(
-        [sys.executable, "-m", "users.embedded", "--port", str(port), "--snapshot", snapshot],
+        [sys.executable, "-m", "users.iam.embedded", "--port", str(port), "--snapshot", snapshot],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -118,10 +118,8 @@ def stop(processes: list[subprocess.Popen[str]]) -> None:
         if process.poll() is None:
             process.terminate()  # the leader shuts its own workers down gracefully
     for process in reversed(processes):
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            pass
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)  # whatever of its group is left
 
@@ -158,11 +156,33 @@ def main() -> None:
             if port_in_use("127.0.0.1", settings.EMBEDDED_IAM_PORT):
                 raise SystemExit(f"Port {settings.EMBEDDED_IAM_PORT} is taken: set EMBEDDED_IAM_PORT to a free one.")
             processes.append(start_embedded(settings.EMBEDDED_IAM_PORT, str(settings.EMBEDDED_IAM_SNAPSHOT)))
-        worker = [sys.executable, "-m", "celery", "-A", "iamconsole", "worker", "--loglevel", "INFO",
-                  "--without-gossip", "--without-mingle"]
+        worker = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "iamconsole",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+        ]
         processes.append(spawn(worker))
-        web = [sys.executable, "-m", "gunicorn", "iamconsole.wsgi", "--bind", f"{args.host}:{args.port}",
-               "--workers", "2", "--threads", "4", "--graceful-timeout", "5"]
+        web = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "iamconsole.wsgi",
+            "--bind",
+            f"{args.host}:{args.port}",
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+            "--graceful-timeout",
+            "5",
+        ]
         processes.append(spawn(web))
         if not wait_for_http(f"{url}/health/", 30):
             raise SystemExit("The web server did not start; see its output above.")

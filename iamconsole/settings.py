@@ -37,9 +37,7 @@ def envlist(name: str, default: str) -> list[str]:
 # Where this install keeps its state: the SQLite database, the generated secret key,
 # the embedded backend's snapshot (which holds IAM secrets) and local queues.
 # Outside the repository on purpose.
-STATE_DIR = Path(
-    os.environ.get("IAMCONSOLE_STATE_DIR") or Path.home() / ".local" / "state" / "iam-console"
-)
+STATE_DIR = Path(os.environ.get("IAMCONSOLE_STATE_DIR") or Path.home() / ".local" / "state" / "iam-console")
 
 
 def envsecret(name: str) -> str:

@@ -16,9 +16,10 @@ from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.iam.models import iam_backends
 
-from users import embedded
-from users.gateway import IamGateway
 from tests.celery_workers import thread_worker
+from users.iam.embedded import fidelity
+from users.iam.embedded import server as embedded_server
+from users.iam.gateway import IamGateway
 from users.roles import OPERATORS, VIEWERS
 
 
@@ -72,22 +73,22 @@ def empty_cache() -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def moto_extensions() -> None:
-    """moto with the console's IAM extensions (users/embedded.py) in every test, `mock_aws`
+    """moto with the console's IAM extensions (users/iam/embedded/fidelity.py) in every test, `mock_aws`
     included: they patch moto process-wide, so no result may depend on which tests ran first."""
-    embedded.apply_moto_extensions()
+    fidelity.apply_moto_extensions()
 
 
 @pytest.fixture(scope="session")
-def moto_server() -> Iterator[embedded.EmbeddedServer]:
+def moto_server() -> Iterator[embedded_server.EmbeddedServer]:
     """The embedded moto server (no snapshot) on a free port, for the whole session. It shares
     moto's in-process state with `mock_aws`: use `iam_server` to start from an empty account."""
-    server = embedded.start(port=0)
+    server = embedded_server.start(port=0)
     yield server
     server.stop()
 
 
 @pytest.fixture
-def iam_server(moto_server: embedded.EmbeddedServer) -> str:
+def iam_server(moto_server: embedded_server.EmbeddedServer) -> str:
     """The session's moto server, emptied through POST /moto-api/reset; its endpoint URL."""
     reset = urllib.request.Request(f"{moto_server.url}/moto-api/reset", method="POST")
     with urllib.request.urlopen(reset, timeout=30):
@@ -137,4 +138,3 @@ def celery_worker(redis_client: redis.Redis, iam_server: str, settings) -> Itera
     settings.IAM_ENDPOINT_URL = iam_server
     with thread_worker(concurrency=2) as worker:
         yield worker
-

@@ -22,7 +22,7 @@ from xml.sax.saxutils import escape
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.retries.standard import ExponentialBackoff
 
-from users.gateway import IamGateway
+from users.iam.gateway import IamGateway
 
 ERROR_BODY = (
     "<ErrorResponse><Error><Type>{type}</Type><Code>{code}</Code><Message>{message}</Message>"

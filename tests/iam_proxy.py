@@ -57,6 +57,7 @@ action) on stderr.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import random
@@ -398,10 +399,8 @@ class IamProxy:
         with server.sockets_lock:
             sockets = list(server.open_sockets)
         for sock in sockets:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         if self._thread is not None:
             self._thread.join()
 

@@ -76,7 +76,7 @@ def test_it_locks_an_account_after_five_failed_sign_ins(client, operator) -> Non
 
 
 def test_it_shows_a_clear_page_when_iam_cannot_be_reached(operator_client, settings) -> None:
-    from users.gateway import IamGateway
+    from users.iam.gateway import IamGateway
 
     settings.IAM_BACKEND = "endpoint"
     settings.IAM_ENDPOINT_URL = "http://127.0.0.1:9"  # discard port: nothing listens

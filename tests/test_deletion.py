@@ -13,7 +13,9 @@ from cryptography.x509.oid import NameOID
 
 from tests.faults import inject
 from users.deletion import delete_user
-from users.gateway import CALLS, DeleteConflict, IamGateway, NoSuchEntity
+from users.iam.counter import CALLS
+from users.iam.errors import DeleteConflict, NoSuchEntity
+from users.iam.gateway import IamGateway
 from users.models import AuditEvent
 
 READ_ONLY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
@@ -27,7 +29,7 @@ def _rsa_key() -> rsa.RSAPrivateKey:
 def _certificate() -> str:
     key = _rsa_key()
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "alice")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -61,7 +63,9 @@ def _user_with_everything(iam: IamGateway, name: str = "alice") -> None:
     raw.upload_ssh_public_key(UserName=name, SSHPublicKeyBody=_ssh_key())
     raw.create_service_specific_credential(UserName=name, ServiceName="codecommit.amazonaws.com")
     serial = raw.create_virtual_mfa_device(VirtualMFADeviceName=f"{name}-phone")["VirtualMFADevice"]["SerialNumber"]
-    raw.enable_mfa_device(UserName=name, SerialNumber=serial, AuthenticationCode1="123456", AuthenticationCode2="654321")
+    raw.enable_mfa_device(
+        UserName=name, SerialNumber=serial, AuthenticationCode1="123456", AuthenticationCode2="654321"
+    )
     iam.put_user_policy(name, "s3-all", INLINE)
     iam.attach_user_policy(name, READ_ONLY)
     for group in ("devs", "ops"):

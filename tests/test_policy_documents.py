@@ -9,7 +9,8 @@ import re
 from typing import Any
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from users.policy_documents import (
     CONDITION_MESSAGE,

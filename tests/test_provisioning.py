@@ -8,7 +8,7 @@ import shlex
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -17,17 +17,10 @@ from moto.iam.models import iam_backends
 
 from tests.faults import inject, instant_retries
 from users.credentials import CredentialsGone
-from users.gateway import (
-    CALLS,
-    MUTATING,
-    AccessDenied,
-    EntityAlreadyExists,
-    IamError,
-    IamGateway,
-    NoSuchEntity,
-    PasswordPolicy,
-    Throttled,
-)
+from users.iam.counter import CALLS
+from users.iam.errors import AccessDenied, EntityAlreadyExists, IamError, NoSuchEntity, Throttled
+from users.iam.gateway import MUTATING, IamGateway
+from users.iam.types import PasswordPolicy
 from users.models import AuditEvent
 from users.provisioning import (
     CHANGE_PASSWORD_POLICY_ARN,
@@ -43,9 +36,7 @@ from users.provisioning import (
 
 DBA = "arn:aws:iam::aws:policy/job-function/DatabaseAdministrator"
 BOUNDARY = "arn:aws:iam::aws:policy/PowerUserAccess"
-S3_POLICY = json.dumps(
-    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
-)
+S3_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
 CUSTOM_PASSWORD = "Custom-Passw0rd!canary"
 STRICT = PasswordPolicy(
     minimum_length=24,
@@ -76,7 +67,7 @@ class MemoryProgress:
         return self.started.get(step)
 
     def start(self, step: str, *, durable: bool) -> None:
-        self.started[step] = datetime.now(timezone.utc)
+        self.started[step] = datetime.now(UTC)
         self.log.append(("start", step))
         self.durable.append(durable)
 
@@ -247,9 +238,7 @@ def test_it_leaves_iam_in_the_planned_state(iam: IamGateway, groups: tuple[str, 
     assert progress.done["CreateAccessKey"] == {"access_key_id": vault.held_access_key_id()}
 
 
-def test_it_makes_only_create_user_for_a_plan_without_access_or_permissions(
-    iam: IamGateway, order: list[str]
-) -> None:
+def test_it_makes_only_create_user_for_a_plan_without_access_or_permissions(iam: IamGateway, order: list[str]) -> None:
     progress = MemoryProgress()
     assert run(iam, UserPlan("dave", path="/staff/"), progress, MemoryVault()) is True
     assert order == ["CreateUser"]
@@ -360,7 +349,7 @@ def test_it_refuses_to_touch_a_user_it_did_not_create(
     """Even right after an attempt of ours began (another job creating the same name at the same
     moment): only our own tag makes a user ours."""
     iam.create_user("carol", tags=tags)
-    progress = MemoryProgress(started={"CreateUser": datetime.now(timezone.utc)})
+    progress = MemoryProgress(started={"CreateUser": datetime.now(UTC)})
     with CALLS.measure() as calls:
         assert run(iam, full_plan(), progress, MemoryVault()) is False
 
@@ -376,7 +365,7 @@ def test_it_refuses_to_touch_a_user_it_did_not_create(
 def test_it_treats_a_name_differing_only_in_case_as_a_conflict(iam: IamGateway) -> None:
     iam.create_user("alice", tags={CREATED_BY_TAG: OURS})
     # Even right after an attempt of ours began, a user called alice is not our Alice.
-    progress = MemoryProgress(started={"CreateUser": datetime.now(timezone.utc)})
+    progress = MemoryProgress(started={"CreateUser": datetime.now(UTC)})
     plan = UserPlan("Alice", console_access=True, programmatic_access=True)
     with CALLS.measure() as calls:
         assert run(iam, plan, progress, MemoryVault()) is False
@@ -400,14 +389,10 @@ def test_it_counts_an_existing_login_profile_as_its_own(iam: IamGateway) -> None
     assert moto_password("gina") == vault.password()
 
 
-def test_it_deletes_orphan_keys_before_creating_one_after_an_unclear_attempt(
-    iam: IamGateway, order: list[str]
-) -> None:
+def test_it_deletes_orphan_keys_before_creating_one_after_an_unclear_attempt(iam: IamGateway, order: list[str]) -> None:
     iam.create_user("hank")
     orphan = iam.create_access_key("hank")  # created by the lost attempt: nobody kept its secret
-    progress = MemoryProgress(
-        done={"CreateUser": {}}, started={"CreateAccessKey": datetime.now(timezone.utc)}
-    )
+    progress = MemoryProgress(done={"CreateUser": {}}, started={"CreateAccessKey": datetime.now(UTC)})
     vault = MemoryVault()
     order.clear()
     assert run(iam, UserPlan("hank", programmatic_access=True), progress, vault) is True
@@ -425,9 +410,7 @@ def test_it_never_creates_a_second_key_once_one_is_held(iam: IamGateway) -> None
     key = iam.create_access_key("hank")
     vault = MemoryVault()
     vault.keep_access_key(key.access_key_id, key.secret_access_key)
-    progress = MemoryProgress(
-        done={"CreateUser": {}}, started={"CreateAccessKey": datetime.now(timezone.utc)}
-    )
+    progress = MemoryProgress(done={"CreateUser": {}}, started={"CreateAccessKey": datetime.now(UTC)})
     with CALLS.measure() as calls:
         assert run(iam, UserPlan("hank", programmatic_access=True), progress, vault) is True
     assert calls.total == 0
@@ -470,9 +453,8 @@ def test_it_fails_at_once_when_a_planned_group_is_missing(iam: IamGateway) -> No
 def test_it_records_then_raises_a_retryable_error(iam: IamGateway) -> None:
     progress = MemoryProgress()
     plan = UserPlan("kate", policy_arns=(DBA,), programmatic_access=True)
-    with instant_retries(), inject(iam, "AttachUserPolicy", "Throttling", times=99):
-        with pytest.raises(Throttled):
-            run(iam, plan, progress, MemoryVault())
+    with instant_retries(), inject(iam, "AttachUserPolicy", "Throttling", times=99), pytest.raises(Throttled):
+        run(iam, plan, progress, MemoryVault())
     assert isinstance(progress.failed[f"AttachUserPolicy:{DBA}"], Throttled)
     assert progress.log[-1] == ("fail", f"AttachUserPolicy:{DBA}")
     assert "CreateAccessKey" not in progress.started
@@ -557,8 +539,7 @@ def test_it_writes_cli_commands_without_secrets_and_with_odd_names_intact() -> N
     assert create_user[create_user.index("--permissions-boundary") + 1] == BOUNDARY
     assert create_user[create_user.index("--tags") + 1] == "Key=team,Value=data science"
     assert commands[1] == (
-        f"aws iam create-login-profile --user-name {shlex.quote(odd)} --password '<password>' "
-        "--password-reset-required"
+        f"aws iam create-login-profile --user-name {shlex.quote(odd)} --password '<password>' --password-reset-required"
     )
     assert shlex.split(commands[2])[-1] == CHANGE_PASSWORD_POLICY_ARN
     put = shlex.split(commands[6])
@@ -609,7 +590,7 @@ def test_it_sends_a_throttled_create_access_key_again_in_process(iam: IamGateway
     with inject(iam, "CreateAccessKey", "Throttling", times=3) as fault:
         assert run(iam, plan, progress, vault, sleeps=sleeps) is True
     assert fault.hits == 3 and len(sleeps) == 3
-    assert all(low / 2 <= slept <= low for slept, low in zip(sleeps, THROTTLED_KEY_BACKOFF))
+    assert all(low / 2 <= slept <= low for slept, low in zip(sleeps, THROTTLED_KEY_BACKOFF, strict=False))
     assert [k.access_key_id for k in iam.list_access_keys("gwen")] == [vault.held_access_key_id()]
     with inject(iam, "CreateAccessKey", "Throttling", times=len(THROTTLED_KEY_BACKOFF) + 1):
         progress, vault = MemoryProgress(done={"CreateUser": {}}), MemoryVault()

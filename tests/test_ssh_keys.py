@@ -22,15 +22,10 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 from django.core.exceptions import ValidationError
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from users.ssh_keys import (
-    MAX_BITS,
-    MAX_SSH_KEYS_PER_USER,
-    MIN_BITS,
-    fingerprint,
-    validate_ssh_public_key,
-)
+from users.ssh_keys import MAX_BITS, MAX_SSH_KEYS_PER_USER, MIN_BITS, fingerprint, validate_ssh_public_key
 
 CODES = {
     "ssh_key_private",
@@ -152,9 +147,7 @@ def test_it_refuses_a_1024_bit_key_for_its_size() -> None:
     assert error.messages == ["The key must be between 2,048 and 16,384 bits long; this one has 1,024."]
 
 
-@pytest.mark.parametrize(
-    "bits, valid", [(2047, False), (2048, True), (16384, True), (16385, False), (16392, False)]
-)
+@pytest.mark.parametrize("bits, valid", [(2047, False), (2048, True), (16384, True), (16385, False), (16392, False)])
 def test_it_bounds_the_key_size_in_openssh_format(bits: int, valid: bool) -> None:
     body = ssh_rsa_line(modulus(bits))
     if valid:

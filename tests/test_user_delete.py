@@ -9,8 +9,8 @@ import pytest
 from django.urls import reverse
 
 from tests.faults import inject
-from users.forms import MAX_USERS_PER_DELETE
-from users.gateway import NoSuchEntity
+from users.forms.users import MAX_USERS_PER_DELETE
+from users.iam.errors import NoSuchEntity
 from users.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -74,7 +74,7 @@ def test_it_deletes_the_users_and_shows_each_step(iam, operator_client) -> None:
     assert "User arthur" in html and "User ford" in html
     assert [user.name for user in iam.user_index()] == []  # the cached list was replaced
     listed = operator_client.get(reverse("users:list")).content.decode()
-    assert "IAM users <span class=\"count\">(0)</span>" in listed
+    assert 'IAM users <span class="count">(0)</span>' in listed
 
 
 def test_a_failed_step_says_what_was_done_and_what_was_not(iam, operator_client) -> None:
@@ -87,7 +87,9 @@ def test_a_failed_step_says_what_was_done_and_what_was_not(iam, operator_client)
     html = response.content.decode()
     assert 'data-deleted="no"' in html and "Not deleted" in html
     assert re.search(r'data-step-status="done">.*Console password', html)
-    assert re.search(r'data-step-status="failed">.*DetachUserPolicy: <strong>AccessDenied</strong> User is not authorized', html)
+    assert re.search(
+        r'data-step-status="failed">.*DetachUserPolicy: <strong>AccessDenied</strong> User is not authorized', html
+    )
     assert "nothing after it was done, and the user still exists" in html
     assert _exists(iam, "arthur") and iam.get_login_profile("arthur") is None
 

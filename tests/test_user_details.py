@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 
 from tests.test_deletion import INLINE, _certificate, _raw, _ssh_key
-from users.gateway import CALLS
+from users.iam.counter import CALLS
 
 pytestmark = pytest.mark.django_db
 
@@ -56,7 +56,7 @@ def test_the_summary_says_disabled_without_a_password(iam, operator_client) -> N
     html = _page(operator_client, "arthur")
     assert re.search(r'data-testid="console-access">\s*Disabled', html)
     assert re.search(r'data-testid="last-sign-in">\s*None', html)
-    assert "Access key 1</dt>\n        <dd class=\"text-body-secondary\">Not enabled" in html
+    assert 'Access key 1</dt>\n        <dd class="text-body-secondary">Not enabled' in html
 
 
 def test_the_summary_warns_of_console_access_without_mfa(iam, operator_client) -> None:
@@ -64,7 +64,9 @@ def test_the_summary_warns_of_console_access_without_mfa(iam, operator_client) -
     iam.create_login_profile("arthur", "Initial-Passw0rd!", reset_required=True)
     key = iam.create_access_key("arthur")
     html = _page(operator_client, "arthur")
-    assert re.search(r'data-testid="console-access"><span class="text-warning-emphasis">⚠</span> Enabled without MFA', html)
+    assert re.search(
+        r'data-testid="console-access"><span class="text-warning-emphasis">⚠</span> Enabled without MFA', html
+    )
     assert re.search(r'data-testid="last-sign-in">\s*Never', html)
     assert re.search(rf'data-testid="access-key-1">{key.access_key_id} - Active<br>\s*<span[^>]*>Never used\.', html)
 
@@ -74,7 +76,9 @@ def test_the_summary_says_enabled_with_an_mfa_device(iam, operator_client) -> No
     iam.create_login_profile("arthur", "Initial-Passw0rd!", reset_required=False)
     raw = _raw(iam)
     serial = raw.create_virtual_mfa_device(VirtualMFADeviceName="phone")["VirtualMFADevice"]["SerialNumber"]
-    raw.enable_mfa_device(UserName="arthur", SerialNumber=serial, AuthenticationCode1="123456", AuthenticationCode2="654321")
+    raw.enable_mfa_device(
+        UserName="arthur", SerialNumber=serial, AuthenticationCode1="123456", AuthenticationCode2="654321"
+    )
     html = _page(operator_client, "arthur", section="security_credentials")
     assert re.search(r'data-testid="console-access">\s*Enabled</dd>', html)
     assert _rows(html, "mfa-table")[0][:2] == ["Virtual", serial]
@@ -162,7 +166,10 @@ def test_the_tags_tab_marks_access_key_descriptions(iam, operator_client) -> Non
     iam.tag_user("arthur", {key.access_key_id: "laptop CLI"})
     html = _page(operator_client, "arthur", section="tags")
     assert "Tags (2)" in html
-    assert _rows(html, "tags-table") == [["team", "blue"], [f"{key.access_key_id} Access key description", "laptop CLI"]]
+    assert _rows(html, "tags-table") == [
+        ["team", "blue"],
+        [f"{key.access_key_id} Access key description", "laptop CLI"],
+    ]
 
 
 # --- Security credentials --------------------------------------------------------------------
@@ -176,7 +183,9 @@ def test_the_security_credentials_tab_lists_every_kind(iam, operator_client) -> 
     iam.tag_user("arthur", {key.access_key_id: "old laptop"})
     raw = _raw(iam)
     ssh_id = raw.upload_ssh_public_key(UserName="arthur", SSHPublicKeyBody=_ssh_key())["SSHPublicKey"]["SSHPublicKeyId"]
-    cert_id = raw.upload_signing_certificate(UserName="arthur", CertificateBody=_certificate())["Certificate"]["CertificateId"]
+    cert_id = raw.upload_signing_certificate(UserName="arthur", CertificateBody=_certificate())["Certificate"][
+        "CertificateId"
+    ]
 
     html = _page(operator_client, "arthur", section="security_credentials")
 

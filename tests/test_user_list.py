@@ -12,10 +12,9 @@ from moto.core.utils import utcnow
 from moto.iam.models import AccessKeyLastUsed, IAMBackend, iam_backends
 
 from tests.faults import inject
-from users import gateway
-from users.gateway import CALLS
-from users.list_columns import DEFAULT_COLUMNS
-from users.models import ListPreferences
+from users.iam import gateway
+from users.iam.counter import CALLS
+from users.models import DEFAULT_COLUMNS, ListPreferences
 
 pytestmark = pytest.mark.django_db
 
@@ -58,7 +57,7 @@ def test_it_shows_the_count_and_rows_of_users(iam, operator_client) -> None:
 
     assert response.status_code == 200
     html = response.content.decode()
-    assert "IAM users <span class=\"count\">(2)</span>" in html
+    assert 'IAM users <span class="count">(2)</span>' in html
     assert _cells(response, "arthur")["groups"] == "alpha, Beta + 1 more"
     assert _cells(response, "trillian")["access_key_id"] == f"{key.access_key_id} (Active)"
     assert _cells(response, "trillian")["path"] == "/crew/"
@@ -68,8 +67,16 @@ def test_it_shows_the_count_and_rows_of_users(iam, operator_client) -> None:
 def test_it_shows_the_aws_default_columns_in_order(iam, operator_client) -> None:
     html = operator_client.get(URL).content.decode()
     headers = [
-        "User name", "Path", "Groups", "Last activity", "MFA", "Password age",
-        "Console last sign-in", "Access key ID", "Active key age", "Access key last used",
+        "User name",
+        "Path",
+        "Groups",
+        "Last activity",
+        "MFA",
+        "Password age",
+        "Console last sign-in",
+        "Access key ID",
+        "Active key age",
+        "Access key last used",
     ]
     assert "".join(f'<th scope="col">{label}</th>' for label in headers) in html
     assert ">Created</th>" not in html
@@ -83,7 +90,11 @@ def test_it_shows_never_for_a_password_never_used_and_none_without_a_password(ia
     response = operator_client.get(URL)
 
     arthur, ford = _cells(response, "arthur"), _cells(response, "ford")
-    assert (arthur["console_last_sign_in"], arthur["password_age"], arthur["last_activity"]) == ("Never", "Today", "Never")
+    assert (arthur["console_last_sign_in"], arthur["password_age"], arthur["last_activity"]) == (
+        "Never",
+        "Today",
+        "Never",
+    )
     assert (ford["console_last_sign_in"], ford["password_age"], ford["last_activity"]) == ("None", "None", "Never")
 
 
@@ -92,7 +103,7 @@ def test_it_shows_the_last_sign_in_as_a_date_and_the_password_age_in_days(iam, o
     iam.create_login_profile("arthur", "Initial-Passw0rd!", reset_required=False)
     signed_in = datetime(2026, 3, 14, 9, 26, 53)
     _moto_user("arthur").password_last_used = signed_in
-    # When the password was set, as the embedded backend records it (users/embedded_report.py).
+    # When the password was set, as the embedded backend records it (users/iam/embedded/report.py).
     _moto_user("arthur").password_last_changed = _days_ago(40)
 
     response = operator_client.get(URL)
@@ -213,7 +224,12 @@ def test_it_reads_a_credential_report_as_real_iam_writes_it(iam, monkeypatch) ->
     assert arthur.password_last_changed == datetime.fromisoformat("2026-01-02T00:00:00+00:00")
     assert [(key.active, key.last_rotated.month) for key in arthur.access_keys] == [(False, 1), (True, 3)]
     assert arthur.last_activity == datetime.fromisoformat("2026-02-01T08:00:00+00:00")
-    assert (ford.password_enabled, ford.password_last_changed, ford.mfa_active, ford.access_keys) == (False, None, True, ())
+    assert (ford.password_enabled, ford.password_last_changed, ford.mfa_active, ford.access_keys) == (
+        False,
+        None,
+        True,
+        (),
+    )
 
 
 def test_it_shows_a_dash_for_a_user_newer_than_iams_report(iam, operator_client, monkeypatch) -> None:
@@ -225,7 +241,10 @@ def test_it_shows_a_dash_for_a_user_newer_than_iams_report(iam, operator_client,
     response = operator_client.get(URL)
 
     assert _cells(response, "arthur")["mfa"] == "—"
-    assert '<span class="text-nowrap" title="Not in IAM&#x27;s credential report yet">—</span>' in response.content.decode()
+    assert (
+        '<span class="text-nowrap" title="Not in IAM&#x27;s credential report yet">—</span>'
+        in response.content.decode()
+    )
 
 
 def test_it_saves_the_columns_per_operator(iam, operator, operator_client, viewer_client) -> None:

@@ -11,7 +11,8 @@ import pytest
 from django.urls import reverse
 
 from tests.faults import inject
-from users.gateway import CALLS, MUTATING
+from users.iam.counter import CALLS
+from users.iam.gateway import MUTATING
 
 pytestmark = pytest.mark.django_db
 
@@ -420,7 +421,10 @@ def test_it_sets_changes_and_removes_the_permissions_boundary(iam, operator_clie
     [
         ("", "Choose the policy to use as the permissions boundary."),
         ("NoSuchPolicy", "There is no managed policy with the name or ARN NoSuchPolicy."),
-        ("arn:aws:iam::aws:policy/Nope", "There is no managed policy with the name or ARN arn:aws:iam::aws:policy/Nope."),
+        (
+            "arn:aws:iam::aws:policy/Nope",
+            "There is no managed policy with the name or ARN arn:aws:iam::aws:policy/Nope.",
+        ),
     ],
 )
 def test_it_refuses_a_boundary_that_is_not_a_managed_policy(iam, operator_client, value, message) -> None:
@@ -475,7 +479,11 @@ def test_a_viewer_may_not_change_permissions(iam, viewer_client, view, data) -> 
 def test_a_viewer_sees_no_action_buttons(iam, viewer_client, operator_client) -> None:
     _arthur(iam)
     actions = (
-        "Add permissions", "Create inline policy", 'data-testid="remove-policy"', 'name="key"', "Set permissions boundary"
+        "Add permissions",
+        "Create inline policy",
+        'data-testid="remove-policy"',
+        'name="key"',
+        "Set permissions boundary",
     )
     viewer_page = viewer_client.get(_url("detail")).content.decode()
     operator_page = operator_client.get(_url("detail")).content.decode()

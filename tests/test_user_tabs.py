@@ -137,6 +137,8 @@ def test_the_console_tags_are_kept_and_count_towards_50(iam, operator_client) ->
 def test_a_viewer_changes_no_group_or_tag(iam, viewer_client) -> None:
     iam.create_user("arthur", tags={"team": "blue"})
     iam.create_group("devs")
-    assert viewer_client.post(reverse("users:user_groups_add", args=["arthur"]), {"groups": ["devs"]}).status_code == 403
+    assert (
+        viewer_client.post(reverse("users:user_groups_add", args=["arthur"]), {"groups": ["devs"]}).status_code == 403
+    )
     assert viewer_client.post(reverse("users:user_tags", args=["arthur"]), _tags("form", [])).status_code == 403
     assert _group_names(iam, "arthur") == [] and dict(iam.get_user("arthur").tags) == {"team": "blue"}

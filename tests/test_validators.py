@@ -11,15 +11,16 @@ from collections.abc import Callable
 
 import pytest
 from django.core.exceptions import ValidationError
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from users.gateway import PasswordPolicy
+from users.iam.types import PasswordPolicy
 from users.validators import (
     GROUP_NAME_MESSAGE,
+    LOWERCASE_MESSAGE,
     MAX_NEW_USER_TAGS,
     MAX_TAGS,
     NEW_USER_TAG_LIMIT_MESSAGE,
-    LOWERCASE_MESSAGE,
     NUMBER_MESSAGE,
     PASSWORD_CHARACTERS_MESSAGE,
     PASSWORD_TOO_LONG_MESSAGE,
@@ -27,11 +28,11 @@ from users.validators import (
     SYMBOL_MESSAGE,
     SYMBOLS,
     TAG_AWS_PREFIX_MESSAGE,
+    TAG_CONSOLE_PREFIX_MESSAGE,
     TAG_DUPLICATE_KEY_MESSAGE,
     TAG_KEY_CHARACTERS_MESSAGE,
     TAG_KEY_EMPTY_MESSAGE,
     TAG_KEY_LENGTH_MESSAGE,
-    TAG_CONSOLE_PREFIX_MESSAGE,
     TAG_LIMIT_MESSAGE,
     TAG_VALUE_CHARACTERS_MESSAGE,
     TAG_VALUE_LENGTH_MESSAGE,
@@ -167,9 +168,7 @@ def test_it_checks_paths_like_iam(path: str, valid: bool) -> None:
 TAG_CHARACTERS = st.characters(categories=["L", "Z", "N"]) | st.sampled_from("_.:/=+-@")
 # Everything else: control, format, surrogate, private use, marks, punctuation, symbols.
 NON_TAG_CHARACTERS = st.characters(categories=["C", "M", "P", "S"], exclude_characters="_.:/=+-@")
-TAG_KEYS = st.text(TAG_CHARACTERS, min_size=1, max_size=128).filter(
-    lambda key: not key.casefold().startswith("aws:")
-)
+TAG_KEYS = st.text(TAG_CHARACTERS, min_size=1, max_size=128).filter(lambda key: not key.casefold().startswith("aws:"))
 TAG_VALUES = st.text(TAG_CHARACTERS, max_size=256)
 
 
@@ -267,11 +266,7 @@ def test_it_puts_each_tag_error_on_its_row_and_field() -> None:
     }
 
 
-@given(
-    st.lists(
-        st.tuples(TAG_KEYS, TAG_VALUES), max_size=50, unique_by=lambda tag: tag[0].casefold()
-    )
-)
+@given(st.lists(st.tuples(TAG_KEYS, TAG_VALUES), max_size=50, unique_by=lambda tag: tag[0].casefold()))
 def test_it_accepts_any_set_of_up_to_50_valid_tags_with_distinct_keys(tags: list[tuple[str, str]]) -> None:
     assert not validate_tags(tags)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from users.gateway import CALLS
-from users.gateway import MUTATING
+from users.iam.counter import CALLS
+from users.iam.gateway import MUTATING
 
 pytestmark = pytest.mark.django_db
 
@@ -144,8 +144,13 @@ def test_it_keeps_a_clashing_group_name_in_the_dialog(iam, operator_client) -> N
     details(operator_client)
     response = operator_client.post(
         URL,
-        {f"{PREFIX}-current_step": "permissions", "permissions-option": "group", "permissions-boundary": "none",
-         "new_group-name": "ADMINS", "create_group": "1"},
+        {
+            f"{PREFIX}-current_step": "permissions",
+            "permissions-option": "group",
+            "permissions-boundary": "none",
+            "new_group-name": "ADMINS",
+            "create_group": "1",
+        },
     )
     assert "already exists" in response.context["new_group"].errors["name"][0]
     assert "show-on-load" in response.content.decode()
@@ -154,8 +159,11 @@ def test_it_keeps_a_clashing_group_name_in_the_dialog(iam, operator_client) -> N
 def test_it_reviews_the_plan_with_its_cli_commands(iam, operator_client) -> None:
     iam.create_group("Developers")
     details(operator_client, names=["arthur", "ford"])
-    step(operator_client, "permissions", {"option": "group", "groups": ["Developers"], "boundary": "policy",
-                                          "boundary_policy": READ_ONLY})
+    step(
+        operator_client,
+        "permissions",
+        {"option": "group", "groups": ["Developers"], "boundary": "policy", "boundary_policy": READ_ONLY},
+    )
     response = tags(operator_client, [("team", "earth")])
 
     assert response.context["wizard"]["steps"].current == "review"
@@ -175,11 +183,19 @@ def test_it_keeps_everything_on_previous(iam, operator_client) -> None:
     details(operator_client, names=["arthur", "ford"])
     step(operator_client, "permissions", {"option": "group", "groups": ["Developers"], "boundary": "none"})
     # Back from tags with a tag typed: it is kept, and so is everything before.
-    response = step(operator_client, "tags", {"TOTAL_FORMS": "1", "INITIAL_FORMS": "0", "0-key": "team", "0-value": "x"},
-                    goto="permissions")
+    response = step(
+        operator_client,
+        "tags",
+        {"TOTAL_FORMS": "1", "INITIAL_FORMS": "0", "0-key": "team", "0-value": "x"},
+        goto="permissions",
+    )
     assert response.context["form"]["groups"].value() == ["Developers"]
-    response = step(operator_client, "permissions", {"option": "group", "groups": ["Developers"], "boundary": "none"},
-                    goto="details")
+    response = step(
+        operator_client,
+        "permissions",
+        {"option": "group", "groups": ["Developers"], "boundary": "none"},
+        goto="details",
+    )
     assert response.context["form"]["user_name_1"].value() == "ford"
     response = step(operator_client, "details", {}, goto="tags")
     assert response.context["form"].forms[0]["key"].value() == "team"
@@ -211,9 +227,7 @@ def test_it_starts_one_job_with_a_plan_per_user_and_no_secret(
     from users.models import Job
 
     with django_capture_on_commit_callbacks() as queued, CALLS.measure() as calls:
-        response = complete_wizard(
-            operator_client, iam, console_password="custom", custom_password="Correct-Horse-42"
-        )
+        response = complete_wizard(operator_client, iam, console_password="custom", custom_password="Correct-Horse-42")
 
     job = Job.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/jobs/{job.id}/"

@@ -7,7 +7,7 @@ class UsersConfig(AppConfig):
     verbose_name = "IAM users"
 
     def ready(self) -> None:
-        from .roles import ensure_roles
+        from users.roles import ensure_roles
 
         # After migrate, when the app's permissions exist: a post_migrate handler rather
         # than a data migration, which would run before the permission is created.

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 
-from .models import AuditEvent
+from users.models import AuditEvent
 
 
 def record(

@@ -5,13 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.http import HttpRequest
 
-from .gateway import AccountInfo, IamError, IamGateway
-from .roles import CHANGE_IAM
-
-ACCOUNT_CACHE_SECONDS = 300
+from users.iam.errors import IamError
+from users.iam.gateway import IamGateway
+from users.roles import CHANGE_IAM
 
 
 def backend_label() -> str:
@@ -22,21 +20,11 @@ def backend_label() -> str:
     return "AWS account"
 
 
-def account_info(gateway: IamGateway) -> AccountInfo:
-    """The account id, alias and sign-in URL, cached: they change rarely, pages are many."""
-    key = f"account-info:{settings.IAM_ENDPOINT_URL}"
-    info = cache.get(key)
-    if info is None:
-        info = gateway.account_info()
-        cache.set(key, info, ACCOUNT_CACHE_SECONDS)
-    return info
-
-
 def console(request: HttpRequest) -> dict[str, Any]:
     if not request.user.is_authenticated:
         return {}
     try:
-        account = account_info(IamGateway.from_settings(operator=request.user))
+        account = IamGateway.from_settings(operator=request.user).cached_account_info()
     except IamError:
         account = None
     return {

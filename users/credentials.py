@@ -44,9 +44,7 @@ class NotYours(Exception):
     """Stored by another operator: answer 404."""
 
 
-def put(
-    *, batch: str, operator_id: int, item: str, secret: Mapping[str, str], ttl: int | None = None
-) -> None:
+def put(*, batch: str, operator_id: int, item: str, secret: Mapping[str, str], ttl: int | None = None) -> None:
     """Encrypt `secret` (e.g. {"password": …}) for `operator_id` and keep it for `ttl` seconds
     (default `settings.CREDENTIALS_TTL`).
 
@@ -123,9 +121,7 @@ def unseal(token: str, max_age: int) -> str:
     return value
 
 
-def _open(
-    token: object, fernet: MultiFernet, *, batch: str, operator_id: int, item: str
-) -> dict[str, str]:
+def _open(token: object, fernet: MultiFernet, *, batch: str, operator_id: int, item: str) -> dict[str, str]:
     if not isinstance(token, str):
         raise CredentialsGone
     # `from None`: no decrypted text may ride along in an exception's context.

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Protocol, TypeVar
 
-from .gateway import IamError, IamGateway, NoSuchEntity
+from users.iam.errors import IamError, NoSuchEntity
+from users.iam.gateway import IamGateway
 
 # A step: the IAM action, what it removes (in the console's words), and the call.
 _Step = tuple[str, str, Callable[[], object]]

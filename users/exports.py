@@ -54,9 +54,7 @@ def credentials_csv(rows: Iterable[CredentialRow], sign_in_url: str) -> Iterator
         )
 
 
-def sign_in_email_link(
-    *, account_id: str, sign_in_url: str, user_name: str, reset_required: bool
-) -> str:
+def sign_in_email_link(*, account_id: str, sign_in_url: str, user_name: str, reset_required: bool) -> str:
     """The "Send email" link: a `mailto:` with no recipient, the AWS console's subject and
     body (FEATURES.md §2E), line breaks as %0D%0A (RFC 6068). It never carries a password or
     a key. Every character outside the unreserved set is percent-encoded, so a user name

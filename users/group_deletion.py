@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
 
-from .deletion import Step, run_removals
-from .gateway import IamGateway
+from users.deletion import Step, run_removals
+from users.iam.gateway import IamGateway
 
 
 @dataclass(slots=True)

@@ -38,11 +38,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from . import jobs
-from .gateway import IamGateway, PasswordPolicy, Policy
-from .models import ImportRow, Job, UserImport
-from .provisioning import CHANGE_PASSWORD_POLICY_ARN, UserPlan, needs_change_password_policy
-from .validators import (
+from users import jobs
+from users.iam.gateway import IamGateway
+from users.iam.types import PasswordPolicy, Policy
+from users.models import ImportRow, Job, UserImport
+from users.provisioning import CHANGE_PASSWORD_POLICY_ARN, UserPlan, needs_change_password_policy
+from users.validators import (
     MAX_GROUPS_PER_USER,
     MAX_MANAGED_POLICIES_PER_USER,
     USER_NAME_MESSAGE,
@@ -184,7 +185,7 @@ def _header(row: list[str] | None) -> list[str]:
         raise ImportFileError("The file is empty. Download the template to see the expected columns.")
     header = [cell.strip().lower() for cell in row]
     expected = ", ".join(COLUMNS)
-    if any("password" == name for name in header):
+    if any(name == "password" for name in header):
         raise ImportFileError(
             "The file has a password column. An import never carries passwords: the console "
             "generates one for each user with console access. Remove the column."
@@ -246,8 +247,11 @@ class RowChecker:
             # The formula is the one thing to say about such a cell.
             errors = [entry for entry in errors if entry["column"] not in formulas]
             errors += [
-                {"column": column, "message": f"Starts with {trigger}, which spreadsheets run as a formula. "
-                 "Save the sheet with plain values."}
+                {
+                    "column": column,
+                    "message": f"Starts with {trigger}, which spreadsheets run as a formula. "
+                    "Save the sheet with plain values.",
+                }
                 for column, trigger in formulas.items()
             ]
         if errors:

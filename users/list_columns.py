@@ -1,54 +1,19 @@
-"""The users list's columns: which exist, which an operator sees, and what each cell says
-(FEATURES.md §4A). User name is always shown, first; the others can be chosen."""
+"""What each cell of the users list says (FEATURES.md §4A). Which columns exist and which an
+operator sees is the column catalogue in users/models.py, next to `ListPreferences`."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, Literal
 
 from django.utils import dateformat, timezone
 
-if TYPE_CHECKING:
-    from .gateway import AccessKey, CredentialReport, UserCredentials, UserSummary
+from users.iam.types import AccessKey, CredentialReport, UserCredentials, UserSummary
+from users.models import Column
 
-PAGE_SIZES = (10, 25, 50)
 NO_KEYS = "–"  # FEATURES.md §4A: a key column of a user without (active) keys
 UNKNOWN = "—"  # the credential report has no line for the user (yet)
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    key: str
-    label: str
-    # Where its cells come from: the users index, IAM's credential report, or ListAccessKeys.
-    source: Literal["index", "report", "keys"] = "index"
-
-
-COLUMNS = (
-    Column("path", "Path"),
-    Column("groups", "Groups"),
-    Column("last_activity", "Last activity", "report"),
-    Column("mfa", "MFA", "report"),
-    Column("password_age", "Password age", "report"),
-    Column("console_last_sign_in", "Console last sign-in", "report"),
-    Column("access_key_id", "Access key ID", "keys"),
-    Column("active_key_age", "Active key age", "report"),
-    Column("access_key_last_used", "Access key last used", "report"),
-    Column("group_count", "Group count"),
-    Column("arn", "ARN"),
-    Column("created", "Created"),
-)
-# The AWS console's default columns, for operators who have chosen none.
-DEFAULT_COLUMNS = tuple(column.key for column in COLUMNS[:9])
-
-
-def visible_columns(keys: Any) -> list[Column]:
-    """The columns after User name, in the console's order: the chosen ones that exist
-    (unknown names are ignored), or the defaults when `keys` is not a list of choices."""
-    chosen = set(keys) if isinstance(keys, list) else set(DEFAULT_COLUMNS)
-    return [column for column in COLUMNS if column.key in chosen]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,9 +39,7 @@ def rows(
     """One row per user; `keys` (ListAccessKeys) and `report` are only read by the columns
     that need them."""
     today = timezone.localdate()
-    return [
-        Row(user, tuple(_cell(column, user, keys, report, today) for column in columns)) for user in users
-    ]
+    return [Row(user, tuple(_cell(column, user, keys, report, today) for column in columns)) for user in users]
 
 
 def _cell(

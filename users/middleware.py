@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from .gateway import AccessDenied, IamError, IamUnavailable
+from users.iam.errors import AccessDenied, IamError, IamUnavailable
 
 log = logging.getLogger(__name__)
 

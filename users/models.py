@@ -1,12 +1,11 @@
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 from django.conf import settings
 from django.db import models
-
-from .list_columns import PAGE_SIZES, Column, visible_columns
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -170,12 +169,49 @@ class ImportRow(models.Model):
         return f"line {self.line}: {self.user_name}"
 
 
-class ListPreferences(models.Model):
-    """How one operator likes the users list: its columns (users/list_columns.py) and page size."""
+# --- The users list's column catalogue (its cells: users/list_columns.py) ----------------------
+# User name is always shown, first; the others can be chosen.
 
-    operator = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="list_preferences"
-    )
+PAGE_SIZES = (10, 25, 50)
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    key: str
+    label: str
+    # Where its cells come from: the users index, IAM's credential report, or ListAccessKeys.
+    source: Literal["index", "report", "keys"] = "index"
+
+
+COLUMNS = (
+    Column("path", "Path"),
+    Column("groups", "Groups"),
+    Column("last_activity", "Last activity", "report"),
+    Column("mfa", "MFA", "report"),
+    Column("password_age", "Password age", "report"),
+    Column("console_last_sign_in", "Console last sign-in", "report"),
+    Column("access_key_id", "Access key ID", "keys"),
+    Column("active_key_age", "Active key age", "report"),
+    Column("access_key_last_used", "Access key last used", "report"),
+    Column("group_count", "Group count"),
+    Column("arn", "ARN"),
+    Column("created", "Created"),
+)
+# The AWS console's default columns, for operators who have chosen none.
+DEFAULT_COLUMNS = tuple(column.key for column in COLUMNS[:9])
+
+
+def visible_columns(keys: Any) -> list[Column]:
+    """The columns after User name, in the console's order: the chosen ones that exist
+    (unknown names are ignored), or the defaults when `keys` is not a list of choices."""
+    chosen = set(keys) if isinstance(keys, list) else set(DEFAULT_COLUMNS)
+    return [column for column in COLUMNS if column.key in chosen]
+
+
+class ListPreferences(models.Model):
+    """How one operator likes the users list: its columns (the catalogue above) and page size."""
+
+    operator = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="list_preferences")
     # The chosen column keys; null until the operator chooses: the AWS console's defaults.
     columns = models.JSONField(null=True, blank=True)
     per_page = models.PositiveSmallIntegerField(default=25, choices=[(size, str(size)) for size in PAGE_SIZES])

@@ -6,10 +6,10 @@ import secrets
 import string
 from typing import TYPE_CHECKING
 
-from .validators import PASSWORD_MAX_LENGTH, SYMBOL_CHARS
+from users.validators import PASSWORD_MAX_LENGTH, SYMBOL_CHARS
 
 if TYPE_CHECKING:
-    from .gateway import PasswordPolicy
+    from users.iam.types import PasswordPolicy
 
 DEFAULT_LENGTH = 16
 # Look-alikes an operator may have to read out or retype: I l 1 | and O 0.

@@ -40,8 +40,7 @@ POLICY_NAME_MESSAGE = (
 )
 DOCUMENT_EMPTY_MESSAGE = "Enter a policy document."
 DOCUMENT_LENGTH_MESSAGE = (
-    f"The policy document can have up to {POLICY_DOCUMENT_MAX_LENGTH:,} characters, "
-    "whitespace included."
+    f"The policy document can have up to {POLICY_DOCUMENT_MAX_LENGTH:,} characters, whitespace included."
 )
 DOCUMENT_NESTING_MESSAGE = "The policy is not valid JSON: it is nested too deeply."
 NOT_AN_OBJECT_MESSAGE = 'The policy must be a JSON object: {"Version": ..., "Statement": [...]}.'
@@ -83,8 +82,7 @@ ID_MESSAGE = "Id must be a string."
 STATEMENT_MESSAGE = "Statement must be an object or a non-empty list of objects."
 STATEMENT_REQUIRED_MESSAGE = "Statement is required: a policy needs at least one statement."
 PRINCIPAL_MESSAGE = (
-    "{element} is not allowed in an identity-based policy "
-    "(it belongs in resource policies and trust policies)."
+    "{element} is not allowed in an identity-based policy (it belongs in resource policies and trust policies)."
 )
 EFFECT_MESSAGE = 'Effect must be "Allow" or "Deny".'
 SID_MESSAGE = "Sid can contain only letters (A-Z, a-z) and digits (0-9)."
@@ -138,9 +136,7 @@ def validate_inline_policy(
             f"The user's inline policies would total {total_size:,} characters (whitespace not "
             f"counted); the limit is {MAX_USER_INLINE_POLICY_CHARS:,}."
         )
-    return PolicyCheck(
-        _name_errors(name, existing, replacing), errors, size, total_size, "" if errors else normalized
-    )
+    return PolicyCheck(_name_errors(name, existing, replacing), errors, size, total_size, "" if errors else normalized)
 
 
 def _name_errors(name: str, existing: Mapping[str, str], replacing: bool) -> list[str]:
@@ -313,9 +309,7 @@ def _element_problems(key: str, value: Any, number: int, sids: dict[str, int]) -
             key, value, ACTION_RE, 'must be "*" or service:action, such as "s3:GetObject" or "iam:List*".'
         )
     if key in ("Resource", "NotResource"):
-        return _values_problems(
-            key, value, ARN_RE, 'must be "*" or an ARN, such as "arn:aws:s3:::my-bucket/*".'
-        )
+        return _values_problems(key, value, ARN_RE, 'must be "*" or an ARN, such as "arn:aws:s3:::my-bucket/*".')
     if key == "Condition":
         return _condition_problems(value)
     if key in PRINCIPAL_ELEMENTS:

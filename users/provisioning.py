@@ -30,6 +30,7 @@ and stops, and a later call resumes at that step. Failures we decide ourselves r
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import shlex
@@ -39,20 +40,20 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from .credentials import CredentialsGone
-from .gateway import (
+from users.credentials import CredentialsGone
+from users.iam.errors import (
     ConcurrentModification,
     EntityAlreadyExists,
     IamError,
-    IamGateway,
     IamUnavailable,
     NoSuchEntity,
-    PasswordPolicy,
     ServiceFailure,
     Throttled,
 )
-from .passwords import generate_password
-from .validators import CONSOLE_TAG_PREFIX
+from users.iam.gateway import IamGateway
+from users.iam.types import PasswordPolicy
+from users.passwords import generate_password
+from users.validators import CONSOLE_TAG_PREFIX
 
 CHANGE_PASSWORD_POLICY_ARN = "arn:aws:iam::aws:policy/IAMUserChangePassword"
 # Errors the Celery task retries with backoff; provision_user records them and re-raises.
@@ -60,7 +61,7 @@ RETRYABLE = (Throttled, ServiceFailure, ConcurrentModification, IamUnavailable)
 # The tag CreateUser puts on each user, valued with the job item that creates it.
 CREATED_BY_TAG = f"{CONSOLE_TAG_PREFIX}created-by"
 # Waits between in-process attempts of CreateAccessKey that IAM throttled (it did not run them,
-# so sending again is safe); the SDK never resends that call (users/gateway.py).
+# so sending again is safe); the SDK never resends that call (users/iam/gateway.py).
 THROTTLED_KEY_BACKOFF = (1.0, 2.0, 4.0, 8.0, 16.0)
 # Waits between in-process retries of a step that IAM answers NoSuchEntity for the user it has
 # just created (eventual consistency): 15.5 s at most, then the step fails.
@@ -150,12 +151,11 @@ class UserPlan:
                     pairs = (shlex.quote(f"Key={key},Value={value}") for key, value in self.tags)
                     command += " --tags " + " ".join(pairs)
             elif operation == "CreateLoginProfile":
-                reset = "--password-reset-required" if self.password_reset_required else (
-                    "--no-password-reset-required"
+                reset = (
+                    "--password-reset-required" if self.password_reset_required else ("--no-password-reset-required")
                 )
                 command = (
-                    f"aws iam create-login-profile --user-name {user} "
-                    f"--password {shlex.quote('<password>')} {reset}"
+                    f"aws iam create-login-profile --user-name {user} --password {shlex.quote('<password>')} {reset}"
                 )
             elif operation == "AttachUserPolicy":
                 command = f"aws iam attach-user-policy --user-name {user} --policy-arn {arg}"
@@ -173,9 +173,7 @@ class UserPlan:
         return commands
 
 
-def needs_change_password_policy(
-    *, console_access: bool, reset_required: bool, policy: PasswordPolicy
-) -> bool:
+def needs_change_password_policy(*, console_access: bool, reset_required: bool, policy: PasswordPolicy) -> bool:
     """Whether to attach IAMUserChangePassword (FEATURES.md §3A): a console user who must reset
     the password, in an account whose policy does not let users change their own (IAM's
     default policy counts as not letting them)."""
@@ -352,8 +350,7 @@ class _Run:
                 except CredentialsGone:
                     raise ProvisioningError(
                         "CredentialsExpired",
-                        "The custom password has expired from the one-time store; "
-                        "start again with a new password.",
+                        "The custom password has expired from the one-time store; start again with a new password.",
                         operation="CreateLoginProfile",
                     ) from None
             else:
@@ -367,12 +364,9 @@ class _Run:
                     operation="CreateLoginProfile",
                 )
         name, reset = self.plan.user_name, self.plan.password_reset_required
-        try:
-            self._after_create_user(
-                lambda: self.gateway.create_login_profile(name, password, reset_required=reset)
-            )
-        except EntityAlreadyExists:
-            pass  # our earlier attempt's response was lost; its password is the stored one
+        # EntityAlreadyExists: our earlier attempt's response was lost; its password is the stored one.
+        with contextlib.suppress(EntityAlreadyExists):
+            self._after_create_user(lambda: self.gateway.create_login_profile(name, password, reset_required=reset))
 
     def _create_access_key(self, previous_start: datetime | None) -> str:
         held = self.vault.held_access_key_id()
@@ -382,10 +376,8 @@ class _Run:
         if previous_start is not None:
             # An earlier attempt may have created a key whose secret nobody holds.
             for key in self._after_create_user(lambda: gateway.list_access_keys(name)):
-                try:
+                with contextlib.suppress(NoSuchEntity):
                     gateway.delete_access_key(name, key.access_key_id)
-                except NoSuchEntity:
-                    pass
         key = self._after_create_user(lambda: self._while_throttled(lambda: gateway.create_access_key(name)))
         self.vault.keep_access_key(key.access_key_id, key.secret_access_key)
         return key.access_key_id

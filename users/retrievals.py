@@ -18,7 +18,7 @@ import uuid
 from django.http import HttpRequest
 from django.views.decorators.debug import sensitive_variables
 
-from . import credentials
+from users import credentials
 
 ACCESS_KEY = "access-key"
 PASSWORD = "password"

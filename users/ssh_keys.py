@@ -41,13 +41,9 @@ BODY_RE = re.compile(r"[\t\n\r\x20-\xFF]+")
 # (`---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----`), PuTTY's .ppk, and the body of an OpenSSH
 # private key pasted without its armour (base64 of its magic, `openssh-key-v1\0`). Bounded
 # repetition, so that a long paste cannot make the search quadratic.
-PRIVATE_KEY_RE = re.compile(
-    r"BEGIN[A-Z0-9 ]{0,40} PRIVATE KEY|PuTTY-User-Key-File-|b3BlbnNzaC1rZXktdjE", re.IGNORECASE
-)
+PRIVATE_KEY_RE = re.compile(r"BEGIN[A-Z0-9 ]{0,40} PRIVATE KEY|PuTTY-User-Key-File-|b3BlbnNzaC1rZXktdjE", re.IGNORECASE)
 # One PEM block, labelled `PUBLIC KEY` (SubjectPublicKeyInfo) or `RSA PUBLIC KEY` (PKCS#1).
-PEM_RE = re.compile(
-    r"-----BEGIN ((?:RSA )?)PUBLIC KEY-----[A-Za-z0-9+/=\s]+-----END \1PUBLIC KEY-----", re.ASCII
-)
+PEM_RE = re.compile(r"-----BEGIN ((?:RSA )?)PUBLIC KEY-----[A-Za-z0-9+/=\s]+-----END \1PUBLIC KEY-----", re.ASCII)
 # The first word of an OpenSSH line holding another algorithm's key: `ssh-ed25519`, `ssh-dss`,
 # `ecdsa-sha2-nistp256`, `sk-ssh-ed25519@openssh.com`, certificates (`…-cert-v01@openssh.com`).
 OTHER_SSH_KEY_TYPE_RE = re.compile(r"(?:ssh|ecdsa|sk)-[A-Za-z0-9@.-]+", re.ASCII)
@@ -58,10 +54,7 @@ PRIVATE_MESSAGE = (
     "the public key (the .pub file)."
 )
 TOO_LONG_MESSAGE = f"The public key can have up to {MAX_LENGTH:,} characters."
-CHARACTERS_MESSAGE = (
-    "The public key can contain only Latin-1 characters (U+0020 to U+00FF), tabs and line "
-    "breaks."
-)
+CHARACTERS_MESSAGE = "The public key can contain only Latin-1 characters (U+0020 to U+00FF), tabs and line breaks."
 TYPE_MESSAGE = (
     "Only RSA keys are accepted: an ssh-rsa key, or an RSA public key in PEM format. "
     "Ed25519, ECDSA and DSA keys are not supported."

@@ -1,4 +1,7 @@
-"""Celery tasks. They take ids, never secrets, and call the gateway.
+"""Celery's entry points: sending job items (`enqueue`), running one (`run_job_item`), the
+sweeper, and the worker's signal handlers. They take ids, never secrets; the work itself is in
+users/job_items.py and users/provisioning.py. The task names (`users.tasks.run_job_item` …)
+are what queued messages carry: keep them across deploys.
 
 Delivery is at least once (`task_acks_late`, `task_reject_on_worker_lost` in settings), so
 `run_job_item` claims its item with a conditional UPDATE before it does anything, and every IAM
@@ -11,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from celery import Task, shared_task
@@ -20,11 +24,14 @@ from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError, close_old_connections
+from kombu.exceptions import OperationalError
 
-from . import jobs
-from .gateway import IamError, IamGateway, PasswordPolicy
-from .models import JobItem
-from .provisioning import RETRYABLE, UserPlan, provision_user
+from users import job_items
+from users.iam.errors import IamError
+from users.iam.gateway import IamGateway
+from users.iam.types import PasswordPolicy
+from users.models import JobItem
+from users.provisioning import RETRYABLE, UserPlan, provision_user
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +63,20 @@ def probe(key: str) -> None:
     cache.set(key, IamGateway.from_settings().account_info().account_id, PROBE_SECONDS)
 
 
+def enqueue(item_ids: Iterable[int]) -> int:
+    """Send one `run_job_item(item_id)` message per item; the number sent. If the broker fails
+    now (it answered `jobs.check_queue` a moment ago), the rest stay QUEUED for the sweeper."""
+    sent = 0
+    try:
+        with run_job_item.app.producer_or_acquire() as producer:
+            for item_id in item_ids:
+                run_job_item.apply_async((item_id,), producer=producer)
+                sent += 1
+    except (OperationalError, OSError) as error:
+        log.warning("job items not queued (%s); the sweeper will queue them", error)
+    return sent
+
+
 @shared_task(
     bind=True,
     max_retries=MAX_RETRIES,
@@ -76,23 +97,23 @@ def run_job_item(self: Task, item_id: int) -> None:
     run, so the item is queued again rather than failed.
     """
     try:
-        item = jobs.claim_item(item_id)
+        item = job_items.claim_item(item_id)
     except DatabaseError as error:  # nothing changed yet
-        raise _retry(self, error)
+        raise _retry(self, error) from error
     if item is None:
         return
     try:
         _run(self, item)
     except DatabaseError as error:
         _requeue_soon(item)
-        raise _retry(self, error)
+        raise _retry(self, error) from error
 
 
 def _run(task: Task, item: JobItem) -> None:
     job = item.job
     plan = UserPlan.from_json(item.plan)
     gateway = IamGateway.from_settings(operator=job.operator)
-    progress = jobs.ItemProgress(item)
+    progress = job_items.ItemProgress(item)
     try:
         # The policy only shapes generated passwords: no call for the other users, and one
         # per job rather than one per user (shared by the worker processes through the cache).
@@ -103,30 +124,32 @@ def _run(task: Task, item: JobItem) -> None:
                 plan,
                 gateway=gateway,
                 progress=progress,
-                vault=jobs.ItemVault(job, item),
+                vault=job_items.ItemVault(job, item),
                 password_policy=policy,
-                created_by=jobs.created_by(item),
+                created_by=job_items.created_by(item),
             )
     except RETRYABLE as error:
         if task.request.retries >= task.max_retries:
-            jobs.finish_item(item, done=False, error=error)
+            job_items.finish_item(item, done=False, error=error)
             return
-        jobs.requeue_item(item)
-        raise _retry(task, error)
+        job_items.requeue_item(item)
+        raise _retry(task, error) from error
     except IamError as error:  # outside the steps (GetAccountPasswordPolicy), not retryable
-        jobs.finish_item(item, done=False, error=error)
+        job_items.finish_item(item, done=False, error=error)
         return
     except SoftTimeLimitExceeded:
         message = f"Stopped after {RUN_ITEM_SOFT_TIME_LIMIT} s; Retry resumes at the unfinished step."
-        jobs.finish_item(item, done=False, error=IamError("TimeLimitExceeded", message))
+        job_items.finish_item(item, done=False, error=IamError("TimeLimitExceeded", message))
         return
     except DatabaseError:
         raise
     except Exception:
         # A bug: fail the item visibly, and let Celery log the traceback.
-        jobs.finish_item(item, done=False, error=IamError("InternalError", "Unexpected error; see the worker log."))
+        job_items.finish_item(
+            item, done=False, error=IamError("InternalError", "Unexpected error; see the worker log.")
+        )
         raise
-    jobs.finish_item(item, done=done, error=progress.failure)
+    job_items.finish_item(item, done=done, error=progress.failure)
 
 
 def _job_password_policy(job_id: Any, gateway: IamGateway) -> PasswordPolicy:
@@ -141,7 +164,7 @@ def _requeue_soon(item: JobItem) -> None:
     the item stays RUNNING and the sweeper takes it once its heartbeat is stale."""
     for delay in (0.1, 0.2, 0.4, 0.8, None):
         try:
-            jobs.requeue_item(item)
+            job_items.requeue_item(item)
             return
         except DatabaseError:
             if delay is None:
@@ -163,7 +186,8 @@ def _retry(task: Task, error: Exception) -> Exception:
 
 @shared_task
 def sweep_stale_items(chain: str = "") -> int:
-    """Re-send the job items a dead worker or a lost message left behind (jobs.requeue_stale_items).
+    """Re-send the job items a dead worker or a lost message left behind
+    (`job_items.requeue_stale_items`).
 
     With `chain`, it runs again every JOB_SWEEP_SECONDS for as long as `chain` is the latest one
     started (by `start_sweeper`, at each worker start): one chain per deployment, no beat.
@@ -174,7 +198,10 @@ def sweep_stale_items(chain: str = "") -> int:
         # The next sweep first, so that one failed sweep (the database away) does not end them.
         every = settings.JOB_SWEEP_SECONDS
         sweep_stale_items.apply_async(kwargs={"chain": chain}, countdown=every)
-    return len(jobs.requeue_stale_items())
+    ids = job_items.requeue_stale_items()
+    if ids:
+        enqueue(ids)
+    return len(ids)
 
 
 @worker_ready.connect

@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from .gateway import (
+from users.iam.gateway import IamGateway
+from users.iam.types import (
     AccessKey,
     AccessKeyLastUsed,
     Group,
     GroupSummary,
-    IamGateway,
     IamUser,
     LoginProfile,
     MfaDevice,

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from django.core.exceptions import ValidationError
 
 if TYPE_CHECKING:
-    from .gateway import PasswordPolicy
+    from users.iam.types import PasswordPolicy
 
 # --- Quotas per user (IAM quotas page) ----------------------------------------------------
 
@@ -33,14 +33,13 @@ USER_NAME_RE = re.compile(r"[A-Za-z0-9_+=,.@-]{1,64}", re.ASCII)
 GROUP_NAME_RE = re.compile(r"[A-Za-z0-9_+=,.@-]{1,128}", re.ASCII)
 # `/` alone, or `/…/` of printable ASCII without space (`/../` is fine: it is not a file path).
 PATH_RE = re.compile(r"/|/[\x21-\x7E]{1,510}/", re.ASCII)
+# A managed policy ARN, as the pages that show a policy take it in their query string.
+POLICY_ARN_RE = re.compile(r"arn:aws[a-z-]*:iam::(aws|\d{12}):policy/[\x21-\x7E]{1,1100}", re.ASCII)
 
 USER_NAME_MESSAGE = (
-    "The user name can have up to 64 characters. "
-    "Valid characters: A-Z, a-z, 0-9, and + = , . @ _ - (hyphen)"
+    "The user name can have up to 64 characters. Valid characters: A-Z, a-z, 0-9, and + = , . @ _ - (hyphen)"
 )
-GROUP_NAME_MESSAGE = (
-    "The group name can have up to 128 characters. Use alphanumeric and '+=,.@-_' characters."
-)
+GROUP_NAME_MESSAGE = "The group name can have up to 128 characters. Use alphanumeric and '+=,.@-_' characters."
 PATH_MESSAGE = (
     "The path must be a forward slash (/) alone, or begin and end with one, with up to 512 "
     "characters from ! to ~ (printable ASCII without spaces)."
@@ -92,12 +91,10 @@ TAG_KEY_EMPTY_MESSAGE = "You must specify a tag key."
 TAG_KEY_LENGTH_MESSAGE = "The maximum number of characters you can use in a tag key is 128."
 TAG_VALUE_LENGTH_MESSAGE = "The maximum number of characters you can use in a tag value is 256."
 TAG_KEY_CHARACTERS_MESSAGE = (
-    "Invalid key. Keys can only contain Unicode letters, digits, white space and any of the "
-    "following: _.:/=+@-"
+    "Invalid key. Keys can only contain Unicode letters, digits, white space and any of the following: _.:/=+@-"
 )
 TAG_VALUE_CHARACTERS_MESSAGE = (
-    "Invalid value. Values can only contain Unicode letters, digits, white space and any of the "
-    "following: _.:/=+@-"
+    "Invalid value. Values can only contain Unicode letters, digits, white space and any of the following: _.:/=+@-"
 )
 TAG_AWS_PREFIX_MESSAGE = "Cannot start with aws:"
 TAG_DUPLICATE_KEY_MESSAGE = "You must specify a unique tag key."
@@ -213,8 +210,7 @@ THREE_OF_FOUR_MESSAGE = (
 )
 PASSWORD_TOO_LONG_MESSAGE = f"Must be at most {PASSWORD_MAX_LENGTH} characters long"
 PASSWORD_CHARACTERS_MESSAGE = (
-    "Must contain only Latin-1 characters (U+0020 to U+00FF), tabs or line breaks: "
-    "no emoji and no letters such as ā"
+    "Must contain only Latin-1 characters (U+0020 to U+00FF), tabs or line breaks: no emoji and no letters such as ā"
 )
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from django.contrib.auth.models import Group
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from users.gateway import IamGateway
+from users.iam.gateway import IamGateway
 from users.roles import OPERATORS
 
 # Playwright's sync API runs an event loop in this thread; Django's ORM refuses to run

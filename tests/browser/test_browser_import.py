@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import ConsoleMessage, Page, expect
@@ -81,7 +82,7 @@ def test_it_imports_users_from_a_csv_after_a_dry_run(
     with page.expect_download() as download:
         page.get_by_test_id("download-csv").click()
     assert download.value.suggested_filename == "credentials.csv"
-    table = list(csv.reader(io.StringIO(open(download.value.path(), encoding="utf-8").read())))
+    table = list(csv.reader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8"))))
     assert tuple(table[0]) == CSV_HEADER
     by_user = {row[0]: row for row in table[1:]}
     assert sorted(by_user) == [f"dev{i:02d}" for i in range(USERS)]

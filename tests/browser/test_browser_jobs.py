@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from playwright.sync_api import Page, expect
 
-from users import credentials, jobs
+from users import credentials, jobs, tasks
 from users.models import Job
 from users.provisioning import UserPlan
 
@@ -31,7 +31,10 @@ def _browser_session(page: Page) -> SessionBase:
 def _start(page: Page, operator, *plans: UserPlan, custom_password: str | None = None) -> Job:
     session = _browser_session(page)
     job = jobs.start_job(
-        operator=operator, source=Job.Source.WIZARD, plans=list(plans), custom_password=custom_password,
+        operator=operator,
+        source=Job.Source.WIZARD,
+        plans=list(plans),
+        custom_password=custom_password,
         session=session,
     )
     session.save()
@@ -40,7 +43,7 @@ def _start(page: Page, operator, *plans: UserPlan, custom_password: str | None =
 
 def _start_held(page: Page, operator, *plans: UserPlan, custom_password: str | None = None) -> tuple[Job, list[int]]:
     """A job whose messages are not sent yet: the page is seen before the worker starts."""
-    with mock.patch.object(jobs, "enqueue") as enqueue:
+    with mock.patch.object(tasks, "enqueue") as enqueue:
         job = _start(page, operator, *plans, custom_password=custom_password)
     return job, list(enqueue.call_args.args[0])
 
@@ -64,7 +67,7 @@ def test_it_follows_a_job_to_its_credentials_and_leaves_no_secret_behind(
     expect(page.get_by_test_id("job-counts")).to_contain_text("0 of 2")
     screenshot("1-queued")
 
-    jobs.enqueue(item_ids)
+    tasks.enqueue(item_ids)
     page.wait_for_url(f"**/jobs/{job.id}/credentials/", timeout=20_000)
     expect(page.get_by_text("You successfully created the users shown below.")).to_be_visible()
     screenshot("2-success")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -45,7 +46,7 @@ def test_it_creates_shows_downloads_deactivates_and_deletes_an_access_key(
     with page.expect_download() as download:
         page.get_by_test_id("download-csv").click()
     assert download.value.suggested_filename == "arthur_accessKeys.csv"
-    rows = list(csv.reader(io.StringIO(open(download.value.path(), encoding="utf-8").read())))
+    rows = list(csv.reader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8"))))
     assert rows[1][:4] == ["arthur", "", key.access_key_id, secret]
 
     page.get_by_role("button", name="Done").click()

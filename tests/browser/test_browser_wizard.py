@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -75,7 +76,7 @@ def test_it_creates_arthur_with_a_new_group_and_hands_over_his_credentials(
     # The credentials file: header and arthur's row, with the key IAM holds.
     with page.expect_download() as download_info:
         page.get_by_role("link", name="Download .csv").click()
-    rows = list(csv.reader(io.StringIO(open(download_info.value.path(), encoding="utf-8").read())))
+    rows = list(csv.reader(io.StringIO(Path(download_info.value.path()).read_text(encoding="utf-8"))))
     assert rows[0] == HEADER
     assert rows[1][0] == "arthur" and rows[1][2] == keys[0].access_key_id
     assert rows[1][1] and len(rows[1][3]) == 40
@@ -98,7 +99,11 @@ def test_it_creates_three_users_copying_permissions(
     server_gateway.create_user("template-user")
     server_gateway.add_user_to_group("Developers", "template-user")
     server_gateway.attach_user_policy("template-user", "arn:aws:iam::aws:policy/ReadOnlyAccess")
-    server_gateway.put_user_policy("template-user", "extra", '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}]}')
+    server_gateway.put_user_policy(
+        "template-user",
+        "extra",
+        '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}]}',
+    )
     server_gateway.tag_user("template-user", {"team": "not-copied"})
 
     sign_in(page, console)

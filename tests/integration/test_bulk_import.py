@@ -1,4 +1,4 @@
-"""Bulk import end to end (users/imports.py, users/import_views.py): upload → dry run → confirm
+"""Bulk import end to end (users/imports.py, users/views/imports.py): upload → dry run → confirm
 through the views, then real Celery workers on the tests' Redis creating the users in a moto
 server, sometimes through the fault-injecting proxy (tests/iam_proxy.py).
 
@@ -17,6 +17,7 @@ Workers:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
@@ -30,7 +31,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone as dt_timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -49,8 +50,8 @@ from tests.celery_workers import thread_worker
 from tests.faults import instant_retries
 from tests.iam_clients import direct_client
 from tests.iam_proxy import IamProxy
-from users import jobs, provisioning
-from users.gateway import IamGateway
+from users import job_items, jobs, provisioning
+from users.iam.gateway import IamGateway
 from users.models import AuditEvent, Job, JobItem, UserImport
 from users.provisioning import CHANGE_PASSWORD_POLICY_ARN, CREATED_BY_TAG
 from users.tasks import probe, run_job_item
@@ -113,7 +114,7 @@ def published() -> Iterator[list[dict[str, Any]]]:
     messages: list[dict[str, Any]] = []
 
     def record(sender=None, body=None, headers=None, **kwargs) -> None:
-        messages.append({"task": sender, "headers": dict(headers or {}), "sent": datetime.now(dt_timezone.utc)})
+        messages.append({"task": sender, "headers": dict(headers or {}), "sent": datetime.now(UTC)})
 
     before_task_publish.connect(record, weak=False)
     yield messages
@@ -175,10 +176,8 @@ class WorkerProcess:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=20)
-        try:  # children left behind by the main process
+        with contextlib.suppress(ProcessLookupError):  # children left behind by the main process
             os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def _database_url(database: dict[str, Any]) -> str:
@@ -311,7 +310,7 @@ def _wait_finished(job: Job, timeout: float = 90) -> None:
     while time.monotonic() < deadline:
         try:
             job.refresh_from_db()
-            if job.finished_at and not job.items.filter(status__in=jobs.ACTIVE).exists():
+            if job.finished_at and not job.items.filter(status__in=job_items.ACTIVE).exists():
                 return
         except OperationalError:
             pass  # SQLite's shared in-memory database locks tables while a worker writes
@@ -406,7 +405,7 @@ def _assert_created_exactly(
         assert sorted(user.get("GroupList", [])) == sorted(filter(None, row["groups"].split(";"))), name
         wanted_tags = dict(pair.split("=", 1) for pair in filter(None, row["tags"].split(";")))
         # ...and the console's own tag, naming the job item that created the user.
-        wanted_tags[CREATED_BY_TAG] = jobs.created_by(items[name])
+        wanted_tags[CREATED_BY_TAG] = job_items.created_by(items[name])
         assert _tags(direct, name) == wanted_tags, name
         console, reset = row["console_access"] == "yes", row["password_reset_required"] == "yes"
         profile = _login_profile(direct, name)
@@ -587,7 +586,9 @@ def test_a_lost_create_access_key_response_leaves_one_key_the_one_shown(
     _assert_each_key_created_once_or_orphaned(proxy, len(names))  # IAM made a key too many…
     [key] = _keys(direct, "dora")  # …and the console deleted it, not the one it shows
     assert key == credentials["dora"]["Access key ID"] == job.items.get(user_name="dora").access_key_id
-    deletes = list(AuditEvent.objects.filter(action="DeleteAccessKey", target="dora").values_list("parameters", "outcome"))
+    deletes = list(
+        AuditEvent.objects.filter(action="DeleteAccessKey", target="dora").values_list("parameters", "outcome")
+    )
     assert deletes and all(outcome == "success" and parameters["AccessKeyId"] != key for parameters, outcome in deletes)
     key_calls = [entry for entry in _audit("dora") if entry[0] == "CreateAccessKey"]
     assert key_calls[0] == ("CreateAccessKey", "failure", "NoResponse") and key_calls[-1][1] == "success"
@@ -596,7 +597,9 @@ def test_a_lost_create_access_key_response_leaves_one_key_the_one_shown(
         assert key_calls == [("CreateAccessKey", "failure", "NoResponse"), ("CreateAccessKey", "success", "")]
     assert not AuditEvent.objects.filter(error_code="LimitExceeded").exists()
     dora = job.items.get(user_name="dora")
-    key_steps = [(entry["status"], entry.get("error_code")) for entry in dora.steps if entry["step"] == "CreateAccessKey"]
+    key_steps = [
+        (entry["status"], entry.get("error_code")) for entry in dora.steps if entry["step"] == "CreateAccessKey"
+    ]
     assert key_steps[0] == ("failed", "NoResponse") and key_steps[-1] == ("done", None)
 
 
@@ -698,7 +701,9 @@ def test_overlapping_jobs_create_each_name_once_and_the_loser_touches_nothing(
         elif _on_postgresql():  # same name: the winner's calls and the loser's refused one
             assert Counter(_audit(created)) == Counter([refused] + [
                 (action, "success", "")
-                for action in ("CreateUser", "CreateLoginProfile", "AttachUserPolicy", "AddUserToGroup", "CreateAccessKey")
+                for action in (
+                    "CreateUser", "CreateLoginProfile", "AttachUserPolicy", "AddUserToGroup", "CreateAccessKey"
+                )
             ])  # fmt: skip
         assert _keys(direct, created) == [winner.access_key_id]
         groups_of = [group["GroupName"] for group in direct.list_groups_for_user(UserName=created)["Groups"]]

@@ -20,8 +20,8 @@ from django.db import OperationalError
 from django.urls import reverse
 from django.utils import timezone
 
-from users import jobs
-from users.gateway import IamGateway
+from users import job_items, jobs
+from users.iam.gateway import IamGateway
 from users.models import AuditEvent, Job, JobItem
 from users.provisioning import CREATED_BY_TAG, UserPlan
 from users.tasks import sweep_stale_items
@@ -54,7 +54,7 @@ def _wait_until_finished(job: Job, timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if not job.items.filter(status__in=jobs.ACTIVE).exists():
+            if not job.items.filter(status__in=job_items.ACTIVE).exists():
                 return
         except OperationalError:
             pass  # SQLite's shared in-memory test database locks tables while the worker writes
@@ -123,7 +123,7 @@ def test_it_runs_a_job_on_a_real_worker_and_keeps_only_ciphertext_in_redis(
     assert all(m["body"][1] == {} for m in runs)
 
     # The store: Fernet ciphertext only, each entry expiring within 15 minutes.
-    entries = [key for key in redis_store.scan_iter("*credentials:*")]
+    entries = list(redis_store.scan_iter("*credentials:*"))
     assert len(entries) == 6  # the custom password, 2 passwords, 3 access keys
     for key in entries:
         assert 0 < redis_store.ttl(key) <= 900
@@ -162,16 +162,25 @@ def test_it_sweeps_an_item_left_running_by_a_killed_worker(
     iam = IamGateway.from_settings()
     started = timezone.now() - timedelta(hours=1)
     job = Job.objects.create(
-        operator=operator, source=Job.Source.WIZARD, account_id="123456789012",
+        operator=operator,
+        source=Job.Source.WIZARD,
+        account_id="123456789012",
         sign_in_url="https://123456789012.signin.aws.amazon.com/console",
     )
     plan = UserPlan(user_name="dora", programmatic_access=True)
     step = {"step": "CreateUser", "status": "started", "started_at": started.isoformat(), "at": started.isoformat()}
     item = JobItem.objects.create(
-        job=job, position=0, user_name="dora", plan=plan.to_json(), status=JobItem.Status.RUNNING, attempts=1,
-        heartbeat_at=started, started_at=started, steps=[step],
+        job=job,
+        position=0,
+        user_name="dora",
+        plan=plan.to_json(),
+        status=JobItem.Status.RUNNING,
+        attempts=1,
+        heartbeat_at=started,
+        started_at=started,
+        steps=[step],
     )
-    iam.create_user("dora", tags={CREATED_BY_TAG: jobs.created_by(item)})
+    iam.create_user("dora", tags={CREATED_BY_TAG: job_items.created_by(item)})
 
     sweep_stale_items.delay()
     _wait_until_finished(job)

@@ -22,9 +22,7 @@ pytestmark = pytest.mark.integration
 CANARY = "Canary-Logs-Passw0rd!q9"
 
 
-def test_it_logs_no_secret_at_debug(
-    transactional_db, celery_worker, operator, operator_client, caplog
-) -> None:
+def test_it_logs_no_secret_at_debug(transactional_db, celery_worker, operator, operator_client, caplog) -> None:
     caplog.set_level(logging.DEBUG)
     plans = [
         UserPlan(user_name="dee", console_access=True, custom_password=True, programmatic_access=True),

@@ -20,4 +20,3 @@ def test_it_runs_a_task_through_redis_on_a_real_worker(celery_worker, redis_clie
     while cache.get(key) is None and time.monotonic() < deadline:
         time.sleep(0.1)
     assert cache.get(key) == "123456789012"
-

@@ -1,25 +1,79 @@
-"""Actions of the user details page's Groups and Tags tabs (FEATURES.md §4D, §4E)."""
+"""The user details page: Summary and the Permissions, Groups, Tags and Security credentials
+tabs (FEATURES.md §4B-4F). One tab is read per page, so a page costs at most 12 IAM calls."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from .detail_views import read_user
-from .gateway import IamError, IamGateway, NoSuchEntity
-from .roles import CHANGE_IAM
-from .tab_forms import AddToGroupsForm, ManageTagsFormSet
-from .validators import CONSOLE_TAG_PREFIX
+from users import user_details
+from users.forms.details import AddToGroupsForm, ManageTagsFormSet
+from users.iam.errors import IamError, NoSuchEntity
+from users.iam.gateway import IamGateway
+from users.user_details import DEFAULT_SECTION, POLICY_TYPES, SECTIONS, PermissionRow, UserDetails
+from users.validators import CONSOLE_TAG_PREFIX
+from users.views.shortcuts import changes_iam, gateway_for, read_user
 
-changes_iam = permission_required(CHANGE_IAM, raise_exception=True)
+
+def user_detail(request: HttpRequest, name: str) -> HttpResponse:
+    gateway = gateway_for(request)
+    details = read_user(gateway, name)
+    section = request.GET.get("section", DEFAULT_SECTION)
+    if section not in SECTIONS:
+        section = DEFAULT_SECTION
+    context: dict[str, Any] = {
+        "details": details,
+        "iam_user": details.user,
+        "section": section,
+        "sections": SECTIONS,
+    }
+    if section == "permissions":
+        context.update(_permissions(request, gateway, details))
+    elif section == "groups":
+        context["group_rows"] = user_details.group_rows(gateway, details)
+    elif section == "tags":
+        context["tag_rows"] = user_details.tag_rows(details)
+    else:
+        context["credentials"] = user_details.security_credentials(gateway, details)
+    return render(request, "users/detail.html", context)
 
 
-def _gateway(request: HttpRequest) -> IamGateway:
-    return IamGateway.from_settings(operator=request.user)
+def _permissions(request: HttpRequest, gateway: IamGateway, details: UserDetails) -> dict[str, Any]:
+    """The Permissions tab: the rows (filtered by Type and a search), and the JSON of the one
+    row the operator expanded (?show=<row key>; only a key of a listed row is read)."""
+    rows = user_details.permission_rows(gateway, details)
+    policy_type = request.GET.get("type", "")
+    policy_type = policy_type if policy_type in POLICY_TYPES else ""
+    query = request.GET.get("q", "").strip()[:128]
+    shown = next((row for row in rows if row.key == request.GET.get("show")), None)
+    return {
+        "permission_rows": user_details.filter_rows(rows, policy_type=policy_type, query=query),
+        "permission_count": len(rows),
+        "policy_types": POLICY_TYPES,
+        "policy_type": policy_type,
+        "query": query,
+        "shown": shown,
+        "shown_document": _document(gateway, details, shown) if shown else None,
+    }
+
+
+def _document(gateway: IamGateway, details: UserDetails, row: PermissionRow) -> str:
+    if row.arn:
+        document = gateway.get_policy_document(row.arn)
+    elif row.group:
+        document = gateway.get_group_policy_document(row.group, row.name)
+    else:
+        document = gateway.get_user_policy_document(details.user.name, row.name)
+    return json.dumps(document, indent=2)
+
+
+# --- The Groups and Tags tabs' actions (FEATURES.md §4D, §4E) ---------------------------------
 
 
 def _tab(name: str, section: str) -> str:
@@ -36,7 +90,7 @@ def _plural(count: int, word: str) -> str:
 @require_http_methods(["GET", "POST"])
 @changes_iam
 def add_to_groups(request: HttpRequest, name: str) -> HttpResponse:
-    gateway = _gateway(request)
+    gateway = gateway_for(request)
     details = read_user(gateway, name)
     member = {group.name for group in details.groups}
     available = [group.name for group in gateway.group_index() if group.name not in member]
@@ -64,7 +118,7 @@ def add_to_groups(request: HttpRequest, name: str) -> HttpResponse:
 @changes_iam
 def remove_from_groups(request: HttpRequest, name: str) -> HttpResponse:
     """Remove the user from the groups picked on the Groups tab (?group=…), after a confirmation."""
-    gateway = _gateway(request)
+    gateway = gateway_for(request)
     details = read_user(gateway, name)
     data = request.POST if request.method == "POST" else request.GET
     member = {group.name for group in details.groups}
@@ -95,7 +149,7 @@ def remove_from_groups(request: HttpRequest, name: str) -> HttpResponse:
 def manage_tags(request: HttpRequest, name: str) -> HttpResponse:
     """Manage tags: edit, add and remove the user's tags in one set (UntagUser, then TagUser);
     the console's own `iamconsole:` tags are shown but kept as they are."""
-    gateway = _gateway(request)
+    gateway = gateway_for(request)
     details = read_user(gateway, name)
     kept = [(key, value) for key, value in details.user.tags if key.casefold().startswith(CONSOLE_TAG_PREFIX)]
     editable = {key: value for key, value in details.user.tags if (key, value) not in kept}

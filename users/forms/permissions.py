@@ -9,11 +9,12 @@ from typing import Any
 
 from django import forms
 
-from .forms import PermissionsForm
-from .gateway import NoSuchEntity, Policy
-from .policy_documents import MAX_USER_INLINE_POLICY_CHARS, policy_size, validate_inline_policy
-from .provisioning import UserPlan
-from .validators import MAX_GROUPS_PER_USER, MAX_MANAGED_POLICIES_PER_USER
+from users.forms.wizard import PermissionsForm
+from users.iam.errors import NoSuchEntity
+from users.iam.types import Policy
+from users.policy_documents import MAX_USER_INLINE_POLICY_CHARS, policy_size, validate_inline_policy
+from users.provisioning import UserPlan
+from users.validators import MAX_GROUPS_PER_USER, MAX_MANAGED_POLICIES_PER_USER
 
 # The JSON editor's starting document (the AWS console's).
 POLICY_TEMPLATE = """{
@@ -86,7 +87,10 @@ class AddPermissionsForm(PermissionsForm):
         if field not in self.errors and not (groups or arns or inline or boundary):
             self.add_error(field, self._nothing_message(option))
         data["plan"] = UserPlan(
-            user_name=self.user_name, groups=groups, policy_arns=arns, inline_policies=inline,
+            user_name=self.user_name,
+            groups=groups,
+            policy_arns=arns,
+            inline_policies=inline,
             permissions_boundary=boundary,
         )
         return data

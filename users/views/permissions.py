@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
@@ -16,22 +17,20 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from . import user_details
-from .detail_views import read_user
-from .gateway import GroupSummary, IamError, IamGateway, LimitExceeded, MalformedPolicyDocument, Policy
-from .permission_forms import AddPermissionsForm, BoundaryForm, InlinePolicyForm
-from .provisioning import UserPlan, copy_permissions
-from .roles import CHANGE_IAM
-from .user_details import PermissionRow, UserDetails
+from users import user_details
+from users.forms.permissions import AddPermissionsForm, BoundaryForm, InlinePolicyForm
+from users.iam.errors import IamError, LimitExceeded, MalformedPolicyDocument
+from users.iam.gateway import IamGateway
+from users.iam.types import GroupSummary, Policy
+from users.provisioning import UserPlan, copy_permissions
+from users.roles import CHANGE_IAM
+from users.user_details import PermissionRow, UserDetails
+from users.views.shortcuts import gateway_for, read_user
 
 
 def _view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """An action: operators only (viewers get 403); GET shows its page, POST changes IAM."""
     return permission_required(CHANGE_IAM, raise_exception=True)(require_http_methods(["GET", "POST"])(view))
-
-
-def _gateway(request: HttpRequest) -> IamGateway:
-    return IamGateway.from_settings(operator=request.user)
 
 
 def _back(name: str) -> HttpResponse:
@@ -64,7 +63,7 @@ def _inline_documents(gateway: IamGateway, name: str) -> dict[str, str]:
 def permissions_remove(request: HttpRequest, name: str) -> HttpResponse:
     """Remove one row of the tab (`key`: its `PermissionRow.key`): a group's policy removes the
     user from the group, a direct one is detached, an inline one deleted."""
-    gateway = _gateway(request)
+    gateway = gateway_for(request)
     details = read_user(gateway, name)
     key = (request.POST if request.method == "POST" else request.GET).get("key", "")
     row = next((row for row in user_details.permission_rows(gateway, details) if row.key == key), None)
@@ -126,7 +125,7 @@ def _add_form(request: HttpRequest, gateway: IamGateway, details: UserDetails) -
 def permissions_add(request: HttpRequest, name: str) -> HttpResponse:
     """Add permissions, step 1: the wizard's three options. The plan waits in the session for
     the Review (`?back` shows the choices it was made from)."""
-    gateway = _gateway(request)
+    gateway = gateway_for(request)
     details = read_user(gateway, name)
     form = _add_form(request, gateway, details)
     if form.is_bound and form.is_valid():
@@ -146,7 +145,7 @@ def permissions_add(request: HttpRequest, name: str) -> HttpResponse:
 def permissions_add_review(request: HttpRequest, name: str) -> HttpResponse:
     """Add permissions, step 2: what will be done; `Add permissions` does it. The token makes
     sure that what is done is what this page showed (not another window's later plan)."""
-    gateway = _gateway(request)
+    gateway = gateway_for(request)
     details = read_user(gateway, name)
     saved = request.session.get(_plan_key(name))
     if saved is None:
@@ -214,7 +213,7 @@ def _apply(request: HttpRequest, gateway: IamGateway, plan: UserPlan) -> None:
 def inline_policy_create(request: HttpRequest, name: str) -> HttpResponse:
     """Create inline policy: checked against the user's other inline policies, then
     PutUserPolicy with the normalized document."""
-    gateway = _gateway(request)
+    gateway = gateway_for(request)
     details = read_user(gateway, name)
     bound = request.method == "POST"
     form = InlinePolicyForm(request.POST if bound else None, existing=_inline_documents(gateway, name))
@@ -239,7 +238,7 @@ def inline_policy_create(request: HttpRequest, name: str) -> HttpResponse:
 @_view
 def boundary_set(request: HttpRequest, name: str) -> HttpResponse:
     """Set or change the permissions boundary (PutUserPermissionsBoundary)."""
-    gateway = _gateway(request)
+    gateway = gateway_for(request)
     details = read_user(gateway, name)
     policies = gateway.policy_index()
     current = details.user.permissions_boundary_arn
@@ -267,7 +266,7 @@ def boundary_set(request: HttpRequest, name: str) -> HttpResponse:
 @_view
 def boundary_remove(request: HttpRequest, name: str) -> HttpResponse:
     """Remove the permissions boundary (DeleteUserPermissionsBoundary), once confirmed."""
-    gateway = _gateway(request)
+    gateway = gateway_for(request)
     details = read_user(gateway, name)
     arn = details.user.permissions_boundary_arn
     if not arn:

@@ -26,11 +26,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_POST
 
-from . import credentials, jobs
-from .exports import credentials_csv
-from .models import Job, JobItem
-from .provisioning import UserPlan
-from .roles import CHANGE_IAM
+from users import credentials, jobs
+from users.exports import credentials_csv
+from users.models import Job, JobItem
+from users.provisioning import UserPlan
+from users.roles import CHANGE_IAM
+from users.views.shortcuts import queue_unavailable
 
 ITEMS_PER_PAGE = 100
 JOBS_PER_PAGE = 25
@@ -44,12 +45,6 @@ def _job_for(request: HttpRequest, job_id: uuid.UUID) -> Job:
     return get_object_or_404(Job, pk=job_id, operator_id=request.user.pk)
 
 
-def job_queue_unavailable(request: HttpRequest, *, created: bool = True) -> HttpResponse:
-    """503 page for `jobs.JobQueueUnavailable` (the wizard's done() uses it too)."""
-    outcome = "nothing was created" if created else "nothing was changed"
-    return render(request, "users/jobs/queue_unavailable.html", {"outcome": outcome}, status=503)
-
-
 def _gone(request: HttpRequest) -> HttpResponse:
     return render(request, "users/jobs/credentials_gone.html", status=410)
 
@@ -59,9 +54,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
     """The operator's jobs, newest first, with their counts (one query a page)."""
     counts = {status: Count("items", filter=Q(items__status=status)) for status in JobItem.Status.values}
     rows = (
-        Job.objects.filter(operator_id=request.user.pk)
-        .annotate(total=Count("items"), **counts)
-        .order_by("-created_at")
+        Job.objects.filter(operator_id=request.user.pk).annotate(total=Count("items"), **counts).order_by("-created_at")
     )
     page = Paginator(rows, JOBS_PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "users/jobs/list.html", {"page": page})
@@ -76,9 +69,10 @@ def job_detail(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     page = _items_page(job, request)
     items = [(item, _step_rows(item)) for item in page]
     readable = not job.credentials_closed_at and jobs.is_bound_to_session(request.session, job)
-    has_credentials = readable and job.items.filter(
-        Q(status=JobItem.Status.DONE) | Q(has_password=True) | ~Q(access_key_id="")
-    ).exists()
+    has_credentials = (
+        readable
+        and job.items.filter(Q(status=JobItem.Status.DONE) | Q(has_password=True) | ~Q(access_key_id="")).exists()
+    )
     # A job that ended well moves on to its Success page, even if it ended before this page
     # loaded, as long as its secrets may still be there (finished_at lags the last item a bit).
     ttl = timedelta(seconds=settings.CREDENTIALS_TTL)
@@ -104,8 +98,7 @@ def job_progress(request: HttpRequest, job_id: uuid.UUID) -> JsonResponse:
     job = _job_for(request, job_id)
     data: dict[str, Any] = jobs.job_counts(job).as_dict()
     data["items"] = [
-        {"id": item.pk, "status": item.status, "label": item.get_status_display()}
-        for item in _items_page(job, request)
+        {"id": item.pk, "status": item.status, "label": item.get_status_display()} for item in _items_page(job, request)
     ]
     return JsonResponse(data)
 
@@ -176,7 +169,7 @@ def job_retry(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     try:
         count = jobs.retry_failed(job)
     except jobs.JobQueueUnavailable:
-        return job_queue_unavailable(request, created=False)
+        return queue_unavailable(request, created=False)
     if count:
         messages.info(request, f"Retrying {count} user{'s' if count != 1 else ''} from the failed step.")
     return redirect("users:job_detail", job_id=job.id)

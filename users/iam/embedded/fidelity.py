@@ -1,74 +1,38 @@
-"""The embedded IAM backend: a moto server in a thread, extended where moto departs from
-IAM's documented behaviour in ways the console's workflows depend on, with its state kept
-in a snapshot file across restarts.
+"""moto, extended where it departs from IAM's documented behaviour in ways the console's
+workflows depend on.
 
 The extensions: permissions boundaries on users (CreateUser, Put/DeleteUserPermissionsBoundary,
 GetUser), CreateLoginProfile's PasswordResetRequired, UpdateLoginProfile changing only what it
 names, service-linked roles' policies refused to users and groups, user and group names
 unique regardless of case, DeleteGroup refused while the group has members or policies,
-service-specific credentials (users/embedded_credentials.py) and a credential report as IAM
-writes it (users/embedded_report.py). Lookups (GetUser and the rest) stay exact-match as in
+service-specific credentials (users/iam/embedded/credentials.py) and a credential report as IAM
+writes it (users/iam/embedded/report.py). Lookups (GetUser and the rest) stay exact-match as in
 moto: the console only ever looks users up by the name IAM gave back, so it never depends on
 IAM's case-insensitive lookup.
-
-The snapshot is moto's IAM state pickled, so it holds the account's secrets in clear
-(secret access keys, console passwords): it is written 0600 in a directory created 0700
-and belongs outside the repository. Unpickling runs code, so only ever point this at a
-file that this module wrote.
-
-Run it with ``python -m users.embedded --host 127.0.0.1 --port 8001 --snapshot PATH``.
 """
 
 from __future__ import annotations
 
-import os
+import threading
 
-# moto reads this whenever it builds an IAM backend; set it before moto is imported so that
-# no backend is ever built without the ~1,580 AWS managed policies the console offers.
-os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-
-import argparse  # noqa: E402
-import hashlib  # noqa: E402
-import logging  # noqa: E402
-import pickle  # noqa: E402
-import signal  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-import urllib.request  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
-
-import moto  # noqa: E402
-import moto.iam.models  # noqa: E402
-from moto.core import DEFAULT_ACCOUNT_ID  # noqa: E402
-from moto.core.responses import ActionResult, EmptyResult  # noqa: E402
-from moto.core.serialize import never_return  # noqa: E402
-from moto.core.utils import utcnow  # noqa: E402
-from moto.iam.exceptions import (  # noqa: E402
+import moto
+import moto.iam.models
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.responses import ActionResult, EmptyResult
+from moto.core.serialize import never_return
+from moto.core.utils import utcnow
+from moto.iam.exceptions import (
     DeleteConflictException,
     EntityAlreadyExists,
     IAMException,
     InvalidInput,
     NoSuchEntity,
 )
-from moto.iam.models import Group, IAMBackend, User, iam_backends  # noqa: E402
-from moto.iam.responses import IamResponse  # noqa: E402
-from moto.moto_server.werkzeug_app import (  # noqa: E402
-    DomainDispatcherApplication,
-    MotoRequestHandler,
-    create_backend_app,
-)
-from werkzeug.serving import BaseWSGIServer, make_server  # noqa: E402
+from moto.iam.models import Group, IAMBackend, User, iam_backends
+from moto.iam.responses import IamResponse
 
-from . import embedded_credentials, embedded_report  # noqa: E402
-
-logger = logging.getLogger(__name__)
-
-_SNAPSHOT_FORMAT = 1
-
-# --- moto extensions ------------------------------------------------------------------------
+from users.iam.embedded import credentials as embedded_credentials
+from users.iam.embedded import report as embedded_report
 
 _moto_create_user = IAMBackend.create_user
 _moto_update_user = IAMBackend.update_user
@@ -195,7 +159,7 @@ def _create_login_profile(
     """IAM stores CreateLoginProfile's PasswordResetRequired (moto always stores False)."""
     user = _moto_create_login_profile(self, user_name, password)
     user.password_reset_required = bool(password_reset_required)
-    user.password_last_changed = utcnow()  # for the credential report (users/embedded_report.py)
+    user.password_last_changed = utcnow()  # for the credential report (users/iam/embedded/report.py)
     return user
 
 
@@ -244,9 +208,7 @@ def _respond_create_login_profile(self: IamResponse) -> ActionResult:
 
 def _respond_put_user_permissions_boundary(self: IamResponse) -> EmptyResult:
     """IAM's PutUserPermissionsBoundary action."""
-    self.backend.put_user_permissions_boundary(
-        self._get_param("UserName"), self._get_param("PermissionsBoundary")
-    )
+    self.backend.put_user_permissions_boundary(self._get_param("UserName"), self._get_param("PermissionsBoundary"))
     return EmptyResult()
 
 
@@ -293,178 +255,3 @@ def apply_moto_extensions() -> None:
     transformers["ListUsersResponse.Users.User.PermissionsBoundary"] = never_return
     moto.iam.models.get_account_id_from = _get_account_id_from  # read on every request
     _applied = True
-
-
-# --- snapshots ------------------------------------------------------------------------------
-
-
-def _pickle_state() -> bytes:
-    """Every IAM backend (all accounts and partitions), pickled with the moto version that made it."""
-    iam = {account: dict(backends) for account, backends in iam_backends.items()}
-    payload = {"format": _SNAPSHOT_FORMAT, "moto": moto.__version__, "iam": iam}
-    return pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def _dump_state() -> bytes:
-    """`_pickle_state`, tried again if a request changed a dict while it was being pickled."""
-    for _ in range(2):
-        try:
-            return _pickle_state()
-        except RuntimeError:
-            pass
-    return _pickle_state()
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Replace `path` atomically with `data`, readable by its owner only."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # 0600
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
-def _snapshot_problem(payload: Any) -> str | None:
-    """Why an unpickled snapshot cannot be used, or None."""
-    if not isinstance(payload, dict) or payload.get("format") != _SNAPSHOT_FORMAT:
-        return "is not an embedded IAM snapshot"
-    if payload.get("moto") != moto.__version__:
-        return f"was written by moto {payload.get('moto')}, this is moto {moto.__version__}"
-    return None
-
-
-def _restore_snapshot(path: Path) -> None:
-    """Install the snapshot's IAM backends; move an unusable file aside and keep the current state."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return
-    try:
-        payload = pickle.loads(data)
-        problem = _snapshot_problem(payload)
-    except Exception as exc:  # a damaged pickle can raise almost anything
-        problem = f"is unreadable ({exc!r})"
-    if problem:
-        aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
-        os.replace(path, aside)
-        logger.warning("IAM snapshot %s %s; moved it to %s and started empty.", path, problem, aside)
-        return
-    for account, backends in payload["iam"].items():
-        for partition, backend in backends.items():
-            iam_backends[account][partition] = backend
-
-
-# --- the server -----------------------------------------------------------------------------
-
-
-class EmbeddedServer:
-    """A moto server running in a daemon thread, optionally backed by a snapshot file."""
-
-    def __init__(self, httpd: BaseWSGIServer, snapshot: Path | None) -> None:
-        self._httpd = httpd
-        self.snapshot = snapshot
-        self._save_lock = threading.Lock()
-        self._saved_digest: bytes | None = None
-        self._thread = threading.Thread(
-            target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, name="embedded-iam", daemon=True
-        )
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        """The endpoint URL, e.g. http://127.0.0.1:8001."""
-        return f"http://{self._httpd.host}:{self._httpd.server_port}"
-
-    def save_snapshot(self) -> None:
-        """Write the IAM state to the snapshot file, unless there is none or nothing changed
-        since the last save (it is ~4 MB, mostly the AWS managed policies)."""
-        if self.snapshot is None:
-            return
-        with self._save_lock:
-            data = _dump_state()
-            digest = hashlib.sha256(data).digest()
-            if digest != self._saved_digest:
-                _write_private(self.snapshot, data)
-                self._saved_digest = digest
-
-    def stop(self) -> None:
-        """Stop accepting connections, then save the snapshot (if any)."""
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join()
-        self.save_snapshot()
-
-
-def _warm_up(url: str) -> None:
-    """Make one IAM call, so that moto builds the backend (loading the AWS managed policies)
-    and its IAM request handling now rather than on the console's first page."""
-    request = urllib.request.Request(
-        url,
-        data=b"Action=ListPolicies&Version=2010-05-08&MaxItems=1",
-        headers={
-            "Content-Type": "application/x-www-form-urlencoded",
-            "Authorization": "AWS4-HMAC-SHA256 Credential=warmup/20000101/us-east-1/iam/aws4_request",
-        },
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        response.read()
-
-
-def start(host: str = "127.0.0.1", port: int = 8001, snapshot: Path | None = None) -> EmbeddedServer:
-    """Apply the extensions, restore the snapshot if it exists, serve IAM on host:port
-    (0: any free port) and warm it up. OSError if the port cannot be bound."""
-    apply_moto_extensions()
-    if snapshot is not None:
-        _restore_snapshot(snapshot)
-    # What moto's ThreadedMotoServer does, but binding in this thread: when the port is taken,
-    # werkzeug prints why and exits, which in ThreadedMotoServer's thread leaves start() hanging.
-    app = DomainDispatcherApplication(create_backend_app)
-    try:
-        httpd = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
-    except SystemExit as exc:
-        raise OSError(f"Cannot serve the embedded IAM backend on {host}:{port}.") from exc
-    server = EmbeddedServer(httpd, snapshot)
-    _warm_up(server.url)
-    return server
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Serve until SIGINT or SIGTERM, snapshotting periodically (a kill -9 loses a minute at most)
-    and on the way out."""
-    parser = argparse.ArgumentParser(prog="python -m users.embedded", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8001)
-    parser.add_argument("--snapshot", type=Path, help="state file (holds IAM secrets; kept 0600)")
-    parser.add_argument("--snapshot-interval", type=float, default=60.0, help="seconds between snapshots")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per IAM request
-
-    try:
-        server = start(args.host, args.port, args.snapshot)
-    except OSError as exc:
-        print(exc, file=sys.stderr)
-        return 1
-
-    stopping = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stopping.set())
-    print(f"Embedded IAM backend ready on {server.url}", flush=True)
-
-    while not stopping.wait(args.snapshot_interval):
-        try:
-            server.save_snapshot()
-        except OSError:
-            logger.exception("Could not save the IAM snapshot; will try again.")
-    server.stop()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
 """Service-specific credentials (HTTPS Git for CodeCommit, Amazon Keyspaces...) for the
 embedded backend: moto implements none of their actions. Installed by
-`users.embedded.apply_moto_extensions`.
+`users.iam.embedded.fidelity.apply_moto_extensions`.
 
 Kept on the account's IAM backend (so in its snapshot): Create (at most 2 per service and user,
 LimitExceeded beyond), List, Update (Active/Inactive), Reset (a new password) and Delete, and
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import secrets
 import string
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from moto.core.responses import ActionResult, EmptyResult
@@ -51,9 +51,11 @@ def create(self: IamResponse) -> ActionResult:
     service = self._get_param("ServiceName")
     credentials = _store(self.backend).setdefault(user.name, [])
     if sum(1 for c in credentials if c["ServiceName"] == service) >= MAX_PER_SERVICE:
-        raise LimitExceededException(f"Cannot exceed quota for ServiceSpecificCredentialsPerUserPerService: {MAX_PER_SERVICE}")
+        raise LimitExceededException(
+            f"Cannot exceed quota for ServiceSpecificCredentialsPerUserPerService: {MAX_PER_SERVICE}"
+        )
     credential = {
-        "CreateDate": datetime.now(timezone.utc),
+        "CreateDate": datetime.now(UTC),
         "ServiceName": service,
         "ServiceUserName": f"{user.name}-at-{self.backend.account_id}",
         "ServiceSpecificCredentialId": "ACCA" + "".join(secrets.choice(_ID_CHARACTERS) for _ in range(17)),

@@ -7,8 +7,8 @@ from typing import Any
 
 from django import forms
 
-from .forms import TagForm
-from .validators import MAX_GROUPS_PER_USER, MAX_TAGS, TAG_LIMIT_MESSAGE, validate_tags
+from users.forms.wizard import TagForm
+from users.validators import MAX_GROUPS_PER_USER, MAX_TAGS, TAG_LIMIT_MESSAGE, validate_tags
 
 
 class AddToGroupsForm(forms.Form):

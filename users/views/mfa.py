@@ -11,24 +11,20 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from . import credentials, retrievals
-from .credential_forms import MAX_MFA_DEVICES_PER_USER, MfaCodesForm, MfaDeviceNameForm
-from .credential_views import changes_iam, report_failure, security_tab_url
-from .detail_views import read_user
-from .gateway import EntityAlreadyExists, IamError, IamGateway, NoSuchEntity
+from users import credentials, retrievals
+from users.forms.mfa import MAX_MFA_DEVICES_PER_USER, MfaCodesForm, MfaDeviceNameForm
+from users.iam.errors import EntityAlreadyExists, IamError, NoSuchEntity
+from users.iam.gateway import IamGateway
+from users.views.shortcuts import changes_iam, gateway_for, read_user, report_failure, security_tab_url
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def _gateway(request: HttpRequest) -> IamGateway:
-    return IamGateway.from_settings(operator=request.user)
 
 
 @require_http_methods(["GET", "POST"])
 @changes_iam
 def mfa_device_remove(request: HttpRequest, name: str) -> HttpResponse:
     """Remove an MFA device (?serial=…): unassign it, and delete it if it is a virtual one."""
-    gateway = _gateway(request)
+    gateway = gateway_for(request)
     details = read_user(gateway, name)
     serial = (request.POST if request.method == "POST" else request.GET).get("serial", "")
     device = next((device for device in details.mfa_devices if device.serial_number == serial), None)
@@ -52,7 +48,7 @@ def mfa_device_remove(request: HttpRequest, name: str) -> HttpResponse:
 def mfa_device_assign(request: HttpRequest, name: str) -> HttpResponse:
     """Assign MFA device, step 1: name a new virtual device (CreateVirtualMFADevice); its seed
     goes to the one-time store for step 2."""
-    gateway = _gateway(request)
+    gateway = gateway_for(request)
     details = read_user(gateway, name)
     if len(details.mfa_devices) >= MAX_MFA_DEVICES_PER_USER:
         messages.error(request, f"Each user can have a maximum of {MAX_MFA_DEVICES_PER_USER} MFA devices assigned.")
@@ -91,7 +87,7 @@ def mfa_device_codes(request: HttpRequest, name: str, retrieval_id: str) -> Http
         secret = retrievals.read(request, retrieval_id, kind=retrievals.MFA_SEED, user_name=name)
     except credentials.CredentialsGone:
         return render(request, "users/credentials/gone.html", {"name": name}, status=410)
-    gateway = _gateway(request)
+    gateway = gateway_for(request)
     serial = secret["serial_number"]
     if request.method == "POST" and "cancel" in request.POST:
         return _cancel_mfa_assignment(request, gateway, name, serial, retrieval_id)

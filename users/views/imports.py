@@ -15,13 +15,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import imports, jobs
-from .forms import ImportForm
-from .gateway import IamError, IamGateway
-from .job_views import job_queue_unavailable
-from .models import UserImport
-from .provisioning import UserPlan
-from .roles import CHANGE_IAM
+from users import imports, jobs
+from users.forms.imports import ImportForm
+from users.iam.errors import IamError
+from users.iam.gateway import IamGateway
+from users.models import UserImport
+from users.provisioning import UserPlan
+from users.roles import CHANGE_IAM
+from users.views.shortcuts import queue_unavailable
 
 ROWS_PER_PAGE = 100
 RECENT_IMPORTS = 10
@@ -93,7 +94,7 @@ def import_confirm(request: HttpRequest, import_id: uuid.UUID) -> HttpResponse:
         messages.error(request, str(error))
         return redirect("users:import_plan", import_id=upload.id)
     except jobs.JobQueueUnavailable:
-        return job_queue_unavailable(request)
+        return queue_unavailable(request)
     except IamError as error:
         messages.error(request, f"Nothing was created: IAM could not be read ({error.message}).")
         return redirect("users:import_plan", import_id=upload.id)

@@ -1,11 +1,11 @@
 """IAM's credential report for the embedded backend, written as IAM writes it. Installed by
-`users.embedded.apply_moto_extensions`.
+`users.iam.embedded.fidelity.apply_moto_extensions`.
 
 moto's report has a fixed generation time (2015-02-02), gives each user's creation time as
 `password_last_changed` whether or not the user has a password, and writes "not_supported"
 where IAM writes "N/A": the users list would show a user's age as its password's. Here the
 report says when it was generated, when each password was set (`User.password_last_changed`,
-kept by users/embedded.py's login-profile extensions) and "N/A" for what does not apply.
+kept by users/iam/embedded/fidelity.py's login-profile extensions) and "N/A" for what does not apply.
 """
 
 from __future__ import annotations

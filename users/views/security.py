@@ -1,7 +1,7 @@
 """The Security credentials tab's actions (FEATURES.md §4F): access keys (the Create access key
 wizard, activate, deactivate, delete, rotate), console access, SSH public keys, signing
 certificates, service-specific credentials, and the one-time page that shows a new secret
-(users/retrievals.py). MFA devices are in users/mfa_views.py."""
+(users/retrievals.py). MFA devices are in users/views/mfa.py."""
 
 from __future__ import annotations
 
@@ -11,10 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.utils.http import content_disposition_header
 from django.views.decorators.cache import never_cache
@@ -22,50 +20,25 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_http_methods, require_POST
 from formtools.wizard.views import SessionWizardView
 
-from . import credentials, retrievals
-from .context_processors import account_info
-from .credential_forms import (
+from users import credentials, retrievals
+from users.exports import CredentialRow, credentials_csv, sign_in_email_link
+from users.forms.security import (
     USE_CASES,
     AccessKeyDescriptionForm,
     AccessKeyUseCaseForm,
     ConsoleAccessForm,
     SshPublicKeyForm,
 )
-from .detail_views import read_user
-from .exports import CredentialRow, credentials_csv, sign_in_email_link
-from .gateway import (
-    IamError,
-    IamGateway,
-    IamUnavailable,
-    InvalidPublicKey,
-    LimitExceeded,
-    NoSuchEntity,
-    ServiceFailure,
-)
-from .passwords import generate_password
-from .provisioning import CHANGE_PASSWORD_POLICY_ARN, needs_change_password_policy
-from .roles import CHANGE_IAM
-from .ssh_keys import MAX_SSH_KEYS_PER_USER
+from users.iam.errors import IamError, IamUnavailable, InvalidPublicKey, LimitExceeded, NoSuchEntity, ServiceFailure
+from users.iam.gateway import IamGateway
+from users.passwords import generate_password
+from users.provisioning import CHANGE_PASSWORD_POLICY_ARN, needs_change_password_policy
+from users.ssh_keys import MAX_SSH_KEYS_PER_USER
+from users.views.shortcuts import changes_iam, gateway_for, read_user, report_failure, security_tab_url
 
 MAX_ACCESS_KEYS = 2
 ACCESS_KEY_ID_RE = re.compile(r"[A-Z0-9]{16,128}")
 STATUSES = {"Active": "activated", "Inactive": "deactivated"}
-
-changes_iam = permission_required(CHANGE_IAM, raise_exception=True)
-
-
-def _gateway(request: HttpRequest) -> IamGateway:
-    return IamGateway.from_settings(operator=request.user)
-
-
-def security_tab_url(name: str) -> str:
-    """The user's Security credentials tab, where every action here returns."""
-    return reverse("users:detail", args=[name]) + "?section=security_credentials"
-
-
-def report_failure(request: HttpRequest, doing: str, error: IamError) -> None:
-    """A message saying what failed, with IAM's error."""
-    messages.error(request, f"{doing} failed: {error.code}. {error.message}")
 
 
 # --- Access keys -----------------------------------------------------------------------------
@@ -82,7 +55,7 @@ class CreateAccessKeyWizard(SessionWizardView):
         return f"create_access_key:{kwargs['name']}"  # one wizard per user, side by side
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        self.gateway = _gateway(request)
+        self.gateway = gateway_for(request)
         self.details = read_user(self.gateway, kwargs["name"])
         if len(self.details.keys) >= MAX_ACCESS_KEYS:
             messages.error(request, "This user already has 2 access keys, the most IAM allows: delete one first.")
@@ -142,7 +115,7 @@ class CreateAccessKeyWizard(SessionWizardView):
 def access_key_delete(request: HttpRequest, name: str, key_id: str) -> HttpResponse:
     """Delete an inactive key (the console makes you deactivate it first), confirmed by typing
     its id; its description tag goes with it."""
-    gateway = _gateway(request)
+    gateway = gateway_for(request)
     details = read_user(gateway, name)
     key = _credential_of(KINDS["access-key"], gateway, name, key_id)
     if key.status == "Active":
@@ -179,7 +152,7 @@ def access_key_delete(request: HttpRequest, name: str, key_id: str) -> HttpRespo
 def access_key_rotate(request: HttpRequest, name: str, key_id: str) -> HttpResponse:
     """Rotate an access key, step by step, each step read from IAM: create a new key (shown
     once), move the applications to it, deactivate the old key, delete it."""
-    gateway = _gateway(request)
+    gateway = gateway_for(request)
     details = read_user(gateway, name)
     old = next((info for info in details.keys if info.key.access_key_id == key_id), None)
     newer = [info for info in details.keys if old is None or info.key.created > old.key.created]
@@ -203,7 +176,7 @@ def access_key_rotate(request: HttpRequest, name: str, key_id: str) -> HttpRespo
 def console_access(request: HttpRequest, name: str) -> HttpResponse:
     """Enable or manage console access: create or reset the password (shown once), require a
     reset (with the IAMUserChangePassword rule of the Add user wizard), or disable it."""
-    gateway = _gateway(request)
+    gateway = gateway_for(request)
     details = read_user(gateway, name)
     policy = gateway.get_password_policy()
     enabled = details.login_profile is not None
@@ -271,7 +244,7 @@ def retrieve(request: HttpRequest, name: str, kind: str, retrieval_id: str) -> H
         secret = retrievals.read(request, retrieval_id, kind=kind, user_name=name)
     except credentials.CredentialsGone:
         return render(request, "users/credentials/gone.html", {"name": name}, status=410)
-    account = account_info(_gateway(request))
+    account = gateway_for(request).cached_account_info()
     context: dict[str, Any] = {"name": name, "kind": kind, "secret": secret, "retrieval_id": retrieval_id}
     if kind == retrievals.PASSWORD:
         context["email_link"] = sign_in_email_link(
@@ -299,7 +272,7 @@ def retrieve_csv(request: HttpRequest, name: str, kind: str, retrieval_id: str) 
         access_key_id=secret.get("access_key_id"),
         secret_access_key=secret.get("secret_access_key"),
     )
-    lines = credentials_csv([row], account_info(_gateway(request)).sign_in_url)
+    lines = credentials_csv([row], gateway_for(request).cached_account_info().sign_in_url)
     suffix = "accessKeys" if kind == retrievals.ACCESS_KEY else "credentials"
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=f"{name}_{suffix}.csv")
@@ -323,12 +296,14 @@ def retrieve_done(request: HttpRequest, name: str, kind: str, retrieval_id: str)
 @require_http_methods(["GET", "POST"])
 @changes_iam
 def ssh_key_upload(request: HttpRequest, name: str) -> HttpResponse:
-    gateway = _gateway(request)
+    gateway = gateway_for(request)
     details = read_user(gateway, name)
     form = SshPublicKeyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         if len(gateway.list_ssh_public_keys(name)) >= MAX_SSH_KEYS_PER_USER:
-            form.add_error("body", f"This user already has {MAX_SSH_KEYS_PER_USER} SSH public keys, the most IAM allows.")
+            form.add_error(
+                "body", f"This user already has {MAX_SSH_KEYS_PER_USER} SSH public keys, the most IAM allows."
+            )
         else:
             try:
                 key = gateway.upload_ssh_public_key(name, form.cleaned_data["body"])
@@ -342,7 +317,7 @@ def ssh_key_upload(request: HttpRequest, name: str) -> HttpResponse:
 
 
 def ssh_key_show(request: HttpRequest, name: str, key_id: str) -> HttpResponse:
-    gateway = _gateway(request)
+    gateway = gateway_for(request)
     _credential_of(KINDS["ssh-key"], gateway, name, key_id)
     body = gateway.get_ssh_public_key_body(name, key_id)
     return render(request, "users/credentials/ssh_key_show.html", {"name": name, "key_id": key_id, "body": body})
@@ -405,7 +380,7 @@ def _credential_of(kind: CredentialKind, gateway: IamGateway, name: str, credent
     try:
         items = kind.items(gateway, name)
     except NoSuchEntity:
-        raise Http404(f"No IAM user named {name}")
+        raise Http404(f"No IAM user named {name}") from None
     found = next((item for item in items if kind.item_id(item) == credential_id), None)
     if found is None:
         raise Http404(f"{name} has no such credential")
@@ -421,7 +396,7 @@ def credential_status(request: HttpRequest, name: str, kind: str, credential_id:
     if status not in STATUSES:
         raise Http404("Unknown status")
     credential_kind = _kind(kind)
-    gateway = _gateway(request)
+    gateway = gateway_for(request)
     _credential_of(credential_kind, gateway, name, credential_id)
     label = f"{credential_kind.label} {credential_id}"
     try:
@@ -443,7 +418,7 @@ def credential_delete(request: HttpRequest, name: str, kind: str, credential_id:
     credential_kind = _kind(kind)
     if credential_kind.delete is None:
         raise Http404("Deleted elsewhere")
-    gateway = _gateway(request)
+    gateway = gateway_for(request)
     _credential_of(credential_kind, gateway, name, credential_id)
     label = f"{credential_kind.label} {credential_id}"
     if request.method == "POST":

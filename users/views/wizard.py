@@ -25,20 +25,15 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect
 from formtools.wizard.views import SessionWizardView
 
-from . import credentials, jobs
-from .forms import (
-    ACCESS_CONSOLE,
-    ACCESS_PROGRAMMATIC,
-    DetailsForm,
-    NewGroupForm,
-    PermissionsForm,
-    ReviewForm,
-    TagFormSet,
-)
-from .gateway import IamError, IamGateway, PasswordPolicy
-from .job_views import job_queue_unavailable
-from .models import Job
-from .provisioning import CHANGE_PASSWORD_POLICY_ARN, UserPlan, copy_permissions, needs_change_password_policy
+from users import credentials, jobs
+from users.forms.groups import NewGroupForm
+from users.forms.wizard import ACCESS_CONSOLE, ACCESS_PROGRAMMATIC, DetailsForm, PermissionsForm, ReviewForm, TagFormSet
+from users.iam.errors import IamError
+from users.iam.gateway import IamGateway
+from users.iam.types import PasswordPolicy
+from users.models import Job
+from users.provisioning import CHANGE_PASSWORD_POLICY_ARN, UserPlan, copy_permissions, needs_change_password_policy
+from users.views.shortcuts import queue_unavailable
 
 STEPS = [
     ("details", DetailsForm),
@@ -57,8 +52,12 @@ STEP_TITLES = {
 }
 
 
-def build_plans(details: dict[str, Any], permissions: dict[str, Any], tags: tuple[tuple[str, str], ...],
-                password_policy: PasswordPolicy) -> list[UserPlan]:
+def build_plans(
+    details: dict[str, Any],
+    permissions: dict[str, Any],
+    tags: tuple[tuple[str, str], ...],
+    password_policy: PasswordPolicy,
+) -> list[UserPlan]:
     """One plan per user name; every user of a pass shares the same settings."""
     console = ACCESS_CONSOLE in details["access_type"]
     reset = console and details["require_password_reset"]
@@ -104,7 +103,8 @@ class AddUserWizard(SessionWizardView):
             return False
         console = ACCESS_CONSOLE in details["access_type"]
         return needs_change_password_policy(
-            console_access=console, reset_required=console and details["require_password_reset"],
+            console_access=console,
+            reset_required=console and details["require_password_reset"],
             policy=self.password_policy,
         )
 
@@ -148,8 +148,10 @@ class AddUserWizard(SessionWizardView):
         group selected and everything else as it was."""
         policies = self.gateway.attachable_policy_index()
         new_group = NewGroupForm(
-            self.request.POST, prefix="new_group",
-            existing_groups=[group.name for group in self.gateway.group_index()], policies=policies,
+            self.request.POST,
+            prefix="new_group",
+            existing_groups=[group.name for group in self.gateway.group_index()],
+            policies=policies,
         )
         selected = self.request.POST.getlist(self.get_form_prefix() + "-groups")
         if new_group.is_valid():
@@ -209,14 +211,14 @@ class AddUserWizard(SessionWizardView):
     def done(self, form_list: Any, form_dict: dict[str, Any], **kwargs: Any) -> HttpResponse:
         # A double-clicked Create sends the same wizard data twice, before either request has
         # reset it: only the first starts a job, the second goes to that job's page.
-        submission = "add-user:" + hashlib.sha256(
-            f"{self.request.session.session_key}:{json.dumps(self.storage.data, sort_keys=True, default=str)}".encode()
-        ).hexdigest()
+        data = json.dumps(self.storage.data, sort_keys=True, default=str)
+        submission = "add-user:" + hashlib.sha256(f"{self.request.session.session_key}:{data}".encode()).hexdigest()
         if not cache.add(submission, "", SUBMISSION_SECONDS):
             return self._already_submitted(submission)
         details = form_dict["details"].cleaned_data
-        plans = build_plans(details, form_dict["permissions"].cleaned_data, form_dict["tags"].tags,
-                            self.password_policy)
+        plans = build_plans(
+            details, form_dict["permissions"].cleaned_data, form_dict["tags"].tags, self.password_policy
+        )
         try:
             job = jobs.start_job(
                 operator=self.request.user,
@@ -227,7 +229,7 @@ class AddUserWizard(SessionWizardView):
             )
         except jobs.JobQueueUnavailable:
             cache.delete(submission)
-            return job_queue_unavailable(self.request)
+            return queue_unavailable(self.request)
         cache.set(submission, str(job.id), SUBMISSION_SECONDS)
         return redirect("users:job_detail", job_id=job.id)
 

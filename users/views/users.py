@@ -1,4 +1,4 @@
-"""Views: thin functions that ask the gateway and render."""
+"""TODO docstring"""
 
 from __future__ import annotations
 
@@ -8,39 +8,27 @@ from concurrent.futures import ThreadPoolExecutor
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from .context_processors import account_info
-from .deletion import delete_user
-from .forms import (
+from users.deletion import delete_user
+from users.forms.users import (
     NO_USERS_SELECTED_MESSAGE,
     DeleteUsersForm,
     ListPreferencesForm,
-    PasswordPolicyForm,
     UserSearchForm,
     selected_user_names,
 )
-from .gateway import (
-    AccessKey,
-    CredentialReport,
-    CredentialReportNotReady,
-    IamError,
-    IamGateway,
-    NoSuchEntity,
-    UserSummary,
-)
-from .list_columns import Column, rows
-from .models import ListPreferences
-from .roles import CHANGE_IAM
+from users.iam.errors import CredentialReportNotReady, IamError
+from users.iam.gateway import IamGateway
+from users.iam.types import AccessKey, CredentialReport, UserSummary
+from users.list_columns import rows
+from users.models import Column, ListPreferences
+from users.roles import CHANGE_IAM
+from users.views.shortcuts import gateway_for
 
 ACCESS_KEY_ID_RE = re.compile(r"(AKIA|ASIA)[A-Z0-9]{12,124}")
-POLICY_ARN_RE = re.compile(r"arn:aws[a-z-]*:iam::(aws|\d{12}):policy/[\x21-\x7E]{1,1100}", re.ASCII)
-
-
-def _gateway(request: HttpRequest) -> IamGateway:
-    return IamGateway.from_settings(operator=request.user)
 
 
 def _search(gateway: IamGateway, users: list[UserSummary], query: str) -> list[UserSummary]:
@@ -60,12 +48,10 @@ def _access_keys(gateway: IamGateway, users: list[UserSummary]) -> dict[str, lis
         return {}
     with ThreadPoolExecutor(max_workers=min(8, len(users))) as pool:
         keys = pool.map(gateway.list_access_keys, [u.name for u in users])
-        return dict(zip((u.name for u in users), keys))
+        return dict(zip((u.name for u in users), keys, strict=True))
 
 
-def _credential_report(
-    gateway: IamGateway, columns: list[Column], fresh: bool
-) -> tuple[CredentialReport | None, str]:
+def _credential_report(gateway: IamGateway, columns: list[Column], fresh: bool) -> tuple[CredentialReport | None, str]:
     """IAM's credential report if a shown column needs it; else None, and why if IAM failed."""
     if not any(column.source == "report" for column in columns):
         return None, ""
@@ -101,7 +87,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         query, per_page = form.cleaned_data["q"], form.cleaned_data["per_page"]
     columns, fresh = preferences.visible_columns(), "refresh" in request.GET
-    gateway = _gateway(request)
+    gateway = gateway_for(request)
     users = gateway.user_index(fresh=fresh)
     page = Paginator(_search(gateway, users, query), per_page).get_page(request.GET.get("page"))
     shown = list(page.object_list)
@@ -142,46 +128,6 @@ def delete_users(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         status = 400 if form.is_bound else 200
         return render(request, "users/delete_confirm.html", {"form": form, "names": names}, status=status)
-    gateway = _gateway(request)
+    gateway = gateway_for(request)
     outcomes = [delete_user(gateway, name) for name in names]
     return render(request, "users/delete_result.html", {"outcomes": outcomes})
-
-
-def account_settings(request: HttpRequest) -> HttpResponse:
-    gateway = _gateway(request)
-    context = {"account": account_info(gateway), "policy": gateway.get_password_policy()}
-    return render(request, "users/account_settings.html", context)
-
-
-@permission_required(CHANGE_IAM, raise_exception=True)
-@require_http_methods(["GET", "POST"])
-def password_policy_edit(request: HttpRequest) -> HttpResponse:
-    gateway = _gateway(request)
-    if request.method == "POST":
-        form = PasswordPolicyForm(request.POST)
-        if form.is_valid():
-            policy = form.to_policy()
-            if policy is None:
-                gateway.delete_password_policy()
-                messages.success(request, "The account now uses the IAM default password policy.")
-            else:
-                gateway.update_password_policy(policy)
-                messages.success(request, "Password policy updated.")
-            return redirect("users:account_settings")
-    else:
-        form = PasswordPolicyForm(initial=PasswordPolicyForm.initial_for(gateway.get_password_policy()))
-    return render(request, "users/password_policy_edit.html", {"form": form})
-
-
-def policy_document(request: HttpRequest) -> JsonResponse:
-    """The JSON document of a managed policy, for the expandable rows of policy tables."""
-    arn = request.GET.get("arn", "")
-    if not POLICY_ARN_RE.fullmatch(arn):
-        return JsonResponse({"error": "That is not a managed policy ARN."}, status=400)
-    try:
-        document = _gateway(request).get_policy_document(arn)
-    except NoSuchEntity:
-        return JsonResponse({"error": "No such policy."}, status=404)
-    except IamError as error:
-        return JsonResponse({"error": f"IAM answered {error.code}."}, status=502)
-    return JsonResponse({"document": document})

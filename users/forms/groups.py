@@ -1,27 +1,28 @@
-"""Forms of the User groups and Policies pages. Create group reuses the wizard's
-`forms.NewGroupForm` (name rules, case-insensitive uniqueness, 10 policies)."""
+"""Forms of the User groups pages: Create group (also the wizard's Create group dialog:
+name rules, case-insensitive uniqueness, 10 policies), Add users, Add permissions, Remove, Delete."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from django import forms
 
-from .gateway import AttachedPolicy, IamUser, Policy, UserSummary
-from .validators import GROUP_NAME_RE, MAX_GROUPS_PER_USER
+from users.iam.types import AttachedPolicy, IamUser, Policy, UserSummary
+from users.validators import GROUP_NAME_RE, MAX_GROUPS_PER_USER, MAX_MANAGED_POLICIES_PER_USER, validate_group_name
 
 MAX_MANAGED_POLICIES_PER_GROUP = 10  # "You can attach up to 10 policies to this user group."
+
+
 POLICY_TYPES = ("AWS managed", "AWS managed - job function", "Customer managed")
+
+
 PAGE_SIZES = [(25, "25"), (50, "50"), (100, "100")]
 
 
 class ListSearchForm(forms.Form):
     q = forms.CharField(required=False, max_length=128, strip=True)
     per_page = forms.TypedChoiceField(required=False, coerce=int, choices=PAGE_SIZES, empty_value=25)
-
-
-class PolicySearchForm(ListSearchForm):
-    type = forms.ChoiceField(required=False, choices=[("", "All types"), *((t, t) for t in POLICY_TYPES)])
 
 
 class AddUsersForm(forms.Form):
@@ -93,6 +94,8 @@ class RemovePoliciesForm(forms.Form):
 # --- Delete groups ---------------------------------------------------------------------------
 
 MAX_GROUPS_PER_DELETE = 50
+
+
 NO_GROUPS_SELECTED_MESSAGE = "Select one or more user groups to delete."
 
 
@@ -129,3 +132,28 @@ class DeleteGroupsForm(forms.Form):
         if value != self.expected:
             raise forms.ValidationError(f"Enter {self.expected} to confirm.", code="confirmation")
         return value
+
+
+class NewGroupForm(forms.Form):
+    """The Create group dialog of step 2: a group name and up to 10 policies."""
+
+    name = forms.CharField(label="Group name", max_length=None)
+    policies = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
+
+    def __init__(self, *args: Any, existing_groups: Collection[str], policies: list[Policy], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.existing_groups = {name.casefold() for name in existing_groups}
+        self.fields["policies"].choices = [(policy.arn, policy.name) for policy in policies]
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"]
+        validate_group_name(name)
+        if name.casefold() in self.existing_groups:
+            raise forms.ValidationError("A group with this name already exists. Group names are not case sensitive.")
+        return name
+
+    def clean_policies(self) -> list[str]:
+        policies = self.cleaned_data["policies"]
+        if len(policies) > MAX_MANAGED_POLICIES_PER_USER:
+            raise forms.ValidationError("You can attach up to 10 policies to this user group.")
+        return policies

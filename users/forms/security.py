@@ -1,18 +1,16 @@
-"""Forms of the Security credentials tab: the Create access key wizard, console access, SSH
-public keys, MFA devices. Every rule an operator can break is checked here, next to its field."""
+"""TODO docstring"""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
 
-from .forms import custom_password_field, password_choice_field
-from .gateway import PasswordPolicy
-from .ssh_keys import validate_ssh_public_key
-from .validators import MAX_TAGS, password_problems, password_requirements, validate_tag_value
+from users.forms.fields import custom_password_field, password_choice_field
+from users.iam.types import PasswordPolicy
+from users.ssh_keys import validate_ssh_public_key
+from users.validators import MAX_TAGS, password_problems, password_requirements, validate_tag_value
 
 # The Create access key wizard's use cases, with the console's descriptions (FEATURES.md §4F).
 USE_CASES = (
@@ -32,7 +30,11 @@ USE_CASES = (
      "infrastructure outside of AWS that needs to access your AWS resources."),
     ("other", "Other", "Your use case is not listed here."),
 )  # fmt: skip
+
+
 CONFIRM_LABEL = "I understand the above recommendation and want to proceed to create an access key."
+
+
 TAG_LIMIT_MESSAGE = (
     f"This user already has {MAX_TAGS} tags, the most IAM allows: remove a tag on the Tags tab to "
     "add a description, or leave it empty."
@@ -94,7 +96,9 @@ class ConsoleAccessForm(forms.Form):
         label="User must create a new password at next sign-in",
         required=False,
         initial=True,
-        help_text="Users automatically get the IAMUserChangePassword policy to allow them to change their own password.",
+        help_text=(
+            "Users automatically get the IAMUserChangePassword policy to allow them to change their own password."
+        ),
     )
 
     def __init__(self, *args: Any, password_policy: PasswordPolicy, enabled: bool, **kwargs: Any) -> None:
@@ -137,52 +141,3 @@ class SshPublicKeyForm(forms.Form):
             self.data = self.data.copy()
             self.data["body"] = ""
             raise
-
-
-MAX_MFA_DEVICES_PER_USER = 8
-# CreateVirtualMFADevice's VirtualMFADeviceName: `[\w+=,.@-]+`, 1 to 226 characters.
-MFA_DEVICE_NAME_RE = re.compile(r"[A-Za-z0-9_+=,.@-]{1,226}", re.ASCII)
-MFA_CODE_RE = re.compile(r"[0-9]{6}", re.ASCII)
-
-
-class MfaDeviceNameForm(forms.Form):
-    """Assign MFA device, step 1: the device's name (an authenticator app's virtual device)."""
-
-    device_name = forms.CharField(
-        label="Device name",
-        strip=True,
-        help_text="Up to 226 characters. Valid characters: A-Z, a-z, 0-9, and + = , . @ _ - (hyphen)",
-    )
-
-    def clean_device_name(self) -> str:
-        name: str = self.cleaned_data["device_name"]
-        if not MFA_DEVICE_NAME_RE.fullmatch(name):
-            raise ValidationError(
-                "The device name can have up to 226 characters: A-Z, a-z, 0-9, and + = , . @ _ -", code="invalid"
-            )
-        return name
-
-
-class MfaCodesForm(forms.Form):
-    """Assign MFA device, step 2: two consecutive codes from the authenticator app."""
-
-    code_1 = forms.CharField(label="MFA code 1", strip=True, widget=forms.TextInput(attrs={"autocomplete": "off"}))
-    code_2 = forms.CharField(label="MFA code 2", strip=True, widget=forms.TextInput(attrs={"autocomplete": "off"}))
-
-    def _code(self, field: str) -> str:
-        code: str = self.cleaned_data[field]
-        if not MFA_CODE_RE.fullmatch(code):
-            raise ValidationError("Enter the 6 digits the app shows.", code="invalid")
-        return code
-
-    def clean_code_1(self) -> str:
-        return self._code("code_1")
-
-    def clean_code_2(self) -> str:
-        return self._code("code_2")
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        if data.get("code_1") and data.get("code_1") == data.get("code_2"):
-            self.add_error("code_2", "Wait for the next code: the two codes must be consecutive.")
-        return data

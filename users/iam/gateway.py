@@ -1,25 +1,22 @@
-"""The IAM gateway: the only module that talks to IAM (and STS), through boto3.
+"""The IAM gateway: the one class that talks to IAM (and STS), through boto3.
 
 Views, forms and tasks call `IamGateway`. Its methods take and return plain Python values
-(frozen dataclasses, lists, dicts of str), raise `IamError` subclasses instead of botocore
-exceptions, and audit every mutating call, successful or not (RELIABILITY.md §0.10).
+(the frozen dataclasses of users/iam/types.py, lists, dicts of str), raise the `IamError`
+subclasses of users/iam/errors.py instead of botocore exceptions, and audit every mutating
+call, successful or not (RELIABILITY.md §0.10). Those two modules import no boto3, so code
+that only needs a result type or an error does not load the SDK.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import logging
 import threading
 import time
-from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable, Literal, TypeVar
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import boto3
 from botocore import xform_name
@@ -27,19 +24,65 @@ from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.exceptions import (
     ClientError,
-    ConnectionError as BotocoreConnectionError,
     HTTPClientError,
     NoCredentialsError,
     ParamValidationError,
     PartialCredentialsError,
+)
+from botocore.exceptions import (
+    ConnectionError as BotocoreConnectionError,
 )
 from botocore.parsers import ResponseParserError
 from django.conf import settings
 from django.core.cache import cache
 from django.views.decorators.debug import sensitive_variables
 
-from . import audit
-from .models import AuditEvent
+from users import audit
+from users.iam.counter import CALLS
+from users.iam.errors import (
+    AccessDenied,
+    ConcurrentModification,
+    CredentialReportNotReady,
+    DeleteConflict,
+    EntityAlreadyExists,
+    IamError,
+    IamUnavailable,
+    InvalidInput,
+    InvalidPublicKey,
+    LimitExceeded,
+    MalformedPolicyDocument,
+    NoSuchEntity,
+    PasswordPolicyViolation,
+    PolicyNotAttachable,
+    ServiceFailure,
+    Throttled,
+    UnmodifiableEntity,
+)
+from users.iam.types import (
+    AccessKey,
+    AccessKeyLastUsed,
+    AccountInfo,
+    AttachedPolicy,
+    CredentialReport,
+    Group,
+    GroupSummary,
+    IamUser,
+    InlinePolicy,
+    LoginProfile,
+    MfaDevice,
+    NewAccessKey,
+    NewVirtualMfaDevice,
+    PasswordPolicy,
+    Policy,
+    PolicyEntities,
+    ServiceSpecificCredential,
+    SigningCertificate,
+    SshPublicKey,
+    UserSummary,
+    as_utc,
+    parse_credential_report,
+)
+from users.models import AuditEvent
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -62,13 +105,13 @@ MUTATING = frozenset(
     UpdateAccountPasswordPolicy DeleteAccountPasswordPolicy CreateAccountAlias
     """.split()
 )
-SECRET_PARAMETERS = frozenset(
-    {"Password", "NewPassword", "OldPassword", "AuthenticationCode1", "AuthenticationCode2"}
-)
+SECRET_PARAMETERS = frozenset({"Password", "NewPassword", "OldPassword", "AuthenticationCode1", "AuthenticationCode2"})
 PAGE_SIZE = 1000  # IAM's maximum MaxItems: a page per 1,000 users, not per 100
 # The users, groups and policies indexes are cached this long; any change made through the
 # console starts new ones at once, changes made elsewhere show up within this time (or on Refresh).
 CACHE_SECONDS = 60
+# The account id and alias, shown in every page's frame.
+ACCOUNT_CACHE_SECONDS = 300
 # IAM never changes a managed policy's description, so it is cached far longer.
 DESCRIPTION_CACHE_SECONDS = 24 * 60 * 60
 # GenerateCredentialReport may answer STARTED or INPROGRESS: ask this many times, this far
@@ -77,73 +120,6 @@ REPORT_POLLS = 5
 REPORT_POLL_SECONDS = 0.25
 # What an audit row names as the target, in order of preference (else "account").
 TARGET_PARAMETERS = ("UserName", "GroupName", "AccountAlias", "SerialNumber")
-
-
-# The console lists these AWS managed policies as job functions although their path is "/"
-# (FEATURES.md §3C): the type is a fixed list, not derived from the ARN.
-JOB_FUNCTION_POLICIES_AT_ROOT = frozenset({"AdministratorAccess", "PowerUserAccess", "ReadOnlyAccess", "SecurityAudit"})
-AWS_MANAGED_ARN_PART = ":iam::aws:policy/"
-SERVICE_ROLE_POLICY_PATH = "/aws-service-role/"
-
-
-def policy_type(arn: str, name: str) -> str:
-    """The console's "Type" of a managed policy: AWS managed (job function or not) or
-    customer managed, from its ARN (`arn:aws:iam::aws:policy/job-function/Billing`)."""
-    if AWS_MANAGED_ARN_PART not in arn:
-        return "Customer managed"
-    job_function = "/job-function/" in arn or name in JOB_FUNCTION_POLICIES_AT_ROOT
-    return "AWS managed - job function" if job_function else "AWS managed"
-
-
-# --- Errors ------------------------------------------------------------------------------
-
-
-class IamError(Exception):
-    """An IAM call failed. `str()` is IAM's message, with any secret we sent masked."""
-
-    def __init__(
-        self,
-        code: str,
-        message: str,
-        *,
-        request_id: str = "",
-        operation: str = "",
-        http_status: int | None = None,
-    ) -> None:
-        super().__init__(message or code)
-        self.code = code
-        self.message = message or code
-        self.request_id = request_id
-        self.operation = operation
-        self.http_status = http_status
-
-    def __str__(self) -> str:
-        return self.message
-
-
-class EntityAlreadyExists(IamError): ...
-class NoSuchEntity(IamError): ...
-class LimitExceeded(IamError): ...
-class PasswordPolicyViolation(IamError): ...
-class MalformedPolicyDocument(IamError): ...
-class AccessDenied(IamError): ...
-class Throttled(IamError): ...
-class InvalidInput(IamError): ...
-class DeleteConflict(IamError): ...
-class ConcurrentModification(IamError): ...
-class ServiceFailure(IamError): ...
-class PolicyNotAttachable(IamError): ...
-class UnmodifiableEntity(IamError): ...
-class InvalidPublicKey(IamError): ...
-
-
-class CredentialReportNotReady(IamError):
-    """IAM has no credential report to give yet (being generated, never made or expired)."""
-
-
-class IamUnavailable(IamError):
-    """No answer from IAM. Codes: EndpointUnavailable (the request never got through),
-    NoResponse (it may have taken effect: reconcile before retrying a create), NoCredentials."""
 
 
 _ERROR_CLASSES: dict[str, type[IamError]] = {
@@ -237,106 +213,6 @@ def _translated(operation: str, client: BaseClient, params: Mapping[str, Any]) -
         raise error from None
 
 
-# --- Call counter --------------------------------------------------------------------------
-
-
-class _Counts:
-    """Calls (`by_operation`) and HTTP attempts, retries included (`attempts_by_operation`),
-    from a pair of counters that subclasses provide."""
-
-    def _counters(self) -> tuple[Counter[str], Counter[str]]:
-        raise NotImplementedError
-
-    @property
-    def by_operation(self) -> Counter[str]:
-        return self._counters()[0]
-
-    @property
-    def attempts_by_operation(self) -> Counter[str]:
-        return self._counters()[1]
-
-    @property
-    def total(self) -> int:
-        return self.by_operation.total()
-
-    @property
-    def attempts(self) -> int:
-        return self.attempts_by_operation.total()
-
-
-class CallCounter(_Counts):
-    """IAM/STS API operations and HTTP attempts made by the gateway's clients in every thread
-    of this process."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._calls: Counter[str] = Counter()
-        self._attempts: Counter[str] = Counter()
-
-    def _counters(self) -> tuple[Counter[str], Counter[str]]:
-        with self._lock:
-            return Counter(self._calls), Counter(self._attempts)
-
-    def reset(self) -> None:
-        with self._lock:
-            self._calls.clear()
-            self._attempts.clear()
-
-    @contextmanager
-    def measure(self) -> Iterator[Measurement]:
-        """Count the calls made inside the block (by any thread)."""
-        measurement = Measurement(self)
-        try:
-            yield measurement
-        finally:
-            measurement.stop()
-
-    def _count_call(self, event_name: str, **kwargs: Any) -> None:
-        with self._lock:
-            self._calls[event_name.rpartition(".")[2]] += 1
-
-    def _count_attempt(self, event_name: str, **kwargs: Any) -> None:
-        with self._lock:
-            self._attempts[event_name.rpartition(".")[2]] += 1
-
-    def instrument(self, client: BaseClient) -> None:
-        """Count `client`'s calls; registering twice is a no-op (unique ids)."""
-        service = client.meta.service_model.service_id.hyphenize()
-        events = client.meta.events
-        events.register(f"before-call.{service}", self._count_call, unique_id="iamconsole-calls")
-        # request-created fires once per attempt, even when a before-send handler (moto,
-        # a fault injection) answers instead of the network.
-        events.register(
-            f"request-created.{service}", self._count_attempt, unique_id="iamconsole-attempts"
-        )
-
-
-class Measurement(_Counts):
-    """What a `CallCounter` counted between the start of a `measure()` block and its end."""
-
-    def __init__(self, counter: CallCounter) -> None:
-        self._counter = counter
-        self._start = counter._counters()
-        self._end: tuple[Counter[str], Counter[str]] | None = None
-
-    def stop(self) -> None:
-        self._end = self._counter._counters()
-
-    def _counters(self) -> tuple[Counter[str], Counter[str]]:
-        end = self._end or self._counter._counters()
-        return end[0] - self._start[0], end[1] - self._start[1]
-
-
-CALLS = CallCounter()
-
-
-# --- Results -------------------------------------------------------------------------------
-
-
-def _utc(value: datetime) -> datetime:
-    return value.astimezone(timezone.utc)
-
-
 def _as_document(document: str | dict[str, Any]) -> dict[str, Any]:
     """A policy document as a dict: botocore decodes inline ones to a dict, moto's server can
     leave them a JSON string."""
@@ -345,338 +221,6 @@ def _as_document(document: str | dict[str, Any]) -> dict[str, Any]:
 
 def _tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
     return [{"Key": key, "Value": value} for key, value in tags.items()]
-
-
-@dataclass(frozen=True, slots=True)
-class IamUser:
-    name: str
-    user_id: str
-    arn: str
-    path: str
-    created: datetime
-    permissions_boundary_arn: str | None = None
-    tags: tuple[tuple[str, str], ...] = ()
-    password_last_used: datetime | None = None  # the last console sign-in, if any
-
-    @classmethod
-    def from_api(cls, user: Mapping[str, Any]) -> IamUser:
-        return cls(
-            name=user["UserName"],
-            user_id=user["UserId"],
-            arn=user["Arn"],
-            path=user["Path"],
-            created=_utc(user["CreateDate"]),
-            permissions_boundary_arn=user.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn"),
-            tags=tuple((tag["Key"], tag["Value"]) for tag in user.get("Tags", ())),
-            password_last_used=_utc(user["PasswordLastUsed"]) if user.get("PasswordLastUsed") else None,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class UserSummary:
-    """One row of the users list."""
-
-    name: str
-    user_id: str
-    arn: str
-    path: str
-    created: datetime
-    groups: tuple[str, ...]
-    policies: tuple[str, ...] = ()  # attached managed, then inline
-
-
-@dataclass(frozen=True, slots=True)
-class GroupSummary:
-    """One row of a groups table, and what the group gives its members: its attached managed
-    policies and its inline policies' names."""
-
-    name: str
-    arn: str
-    created: datetime
-    attached: tuple[AttachedPolicy, ...] = ()
-    inline_policies: tuple[str, ...] = ()
-
-    @property
-    def policies(self) -> tuple[str, ...]:
-        """The attached policies' names."""
-        return tuple(policy.name for policy in self.attached)
-
-
-@dataclass(frozen=True, slots=True)
-class AccessKey:
-    access_key_id: str
-    status: str
-    created: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class AccessKeyLastUsed:
-    used_at: datetime | None  # None: never used
-    region: str | None
-    service: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class NewAccessKey:
-    user_name: str
-    access_key_id: str
-    secret_access_key: str = field(repr=False)
-    status: str
-    created: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class SshPublicKey:
-    """An SSH public key for AWS CodeCommit (the body is read with GetSSHPublicKey)."""
-
-    key_id: str
-    status: str
-    uploaded: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class SigningCertificate:
-    certificate_id: str
-    status: str
-    uploaded: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceSpecificCredential:
-    """HTTPS Git (CodeCommit), Amazon Keyspaces or Bedrock credentials; the password is shown
-    only when created or reset."""
-
-    credential_id: str
-    service_name: str
-    service_user_name: str
-    status: str
-    created: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class MfaDevice:
-    serial_number: str
-    enabled: datetime
-
-    @property
-    def is_virtual(self) -> bool:
-        """A virtual device's serial number is its ARN (`arn:aws:iam::…:mfa/name`); a
-        hardware token's is the device's own serial."""
-        return self.serial_number.startswith("arn:")
-
-
-@dataclass(frozen=True, slots=True)
-class NewVirtualMfaDevice:
-    serial_number: str
-    seed: str = field(repr=False)  # Base32, for an authenticator app: a secret
-    qr_code_png: bytes = field(repr=False)  # the same seed as a QR code image
-
-
-@dataclass(frozen=True, slots=True)
-class LoginProfile:
-    user_name: str
-    created: datetime
-    password_reset_required: bool
-
-    @classmethod
-    def from_api(cls, profile: Mapping[str, Any]) -> LoginProfile:
-        reset_required = profile.get("PasswordResetRequired", False)
-        return cls(profile["UserName"], _utc(profile["CreateDate"]), reset_required)
-
-
-@dataclass(frozen=True, slots=True)
-class Group:
-    name: str
-    group_id: str
-    arn: str
-    path: str
-    created: datetime
-
-    @classmethod
-    def from_api(cls, group: Mapping[str, Any]) -> Group:
-        return cls(
-            group["GroupName"], group["GroupId"], group["Arn"], group["Path"], _utc(group["CreateDate"])
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Policy:
-    name: str
-    arn: str
-    path: str
-    attachment_count: int
-    boundary_usage_count: int
-    description: str  # real IAM gives it with GetPolicy only, not with ListPolicies
-    default_version_id: str
-    created: datetime | None = None
-    updated: datetime | None = None
-
-    @classmethod
-    def from_api(cls, item: Mapping[str, Any]) -> Policy:
-        """A policy from ListPolicies or GetPolicy."""
-        return cls(
-            name=item["PolicyName"],
-            arn=item["Arn"],
-            path=item["Path"],
-            attachment_count=item.get("AttachmentCount", 0),
-            boundary_usage_count=item.get("PermissionsBoundaryUsageCount", 0),
-            description=item.get("Description", ""),
-            default_version_id=item.get("DefaultVersionId", ""),
-            created=_utc(item["CreateDate"]) if item.get("CreateDate") else None,
-            updated=_utc(item["UpdateDate"]) if item.get("UpdateDate") else None,
-        )
-
-    @property
-    def is_aws_managed(self) -> bool:
-        return AWS_MANAGED_ARN_PART in self.arn
-
-    @property
-    def is_attachable(self) -> bool:
-        """Whether a user or group may have it attached: IAM refuses the AWS managed policies
-        of service-linked roles (PolicyNotAttachable)."""
-        return not (self.is_aws_managed and self.path.startswith(SERVICE_ROLE_POLICY_PATH))
-
-    @property
-    def policy_type(self) -> str:
-        """The console's "Type" column."""
-        return policy_type(self.arn, self.name)
-
-
-@dataclass(frozen=True, slots=True)
-class AttachedPolicy:
-    name: str
-    arn: str
-
-    @property
-    def policy_type(self) -> str:
-        """The console's "Type" column, from the ARN alone (as `Policy.policy_type`)."""
-        return policy_type(self.arn, self.name)
-
-
-
-@dataclass(frozen=True, slots=True)
-class InlinePolicy:
-    name: str
-    document: str | dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class PolicyEntities:
-    """The names of the users, groups and roles a managed policy is attached to."""
-
-    users: tuple[str, ...]
-    groups: tuple[str, ...]
-    roles: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class PasswordPolicy:
-    minimum_length: int = 8
-    require_symbols: bool = False
-    require_numbers: bool = False
-    require_uppercase: bool = False
-    require_lowercase: bool = False
-    allow_users_to_change_password: bool = False
-    max_password_age: int | None = None
-    password_reuse_prevention: int | None = None
-    hard_expiry: bool = False
-    is_default: bool = False
-    # IAM's default (no policy set) has no per-type flags but wants 3 of the 4 character types.
-    requires_three_of_four: bool = False
-
-    @classmethod
-    def iam_default(cls) -> PasswordPolicy:
-        """What IAM enforces when the account has no password policy."""
-        return cls(is_default=True, requires_three_of_four=True)
-
-
-@dataclass(frozen=True, slots=True)
-class AccountInfo:
-    account_id: str
-    alias: str | None
-
-    @property
-    def sign_in_url(self) -> str:
-        return f"https://{self.alias or self.account_id}.signin.aws.amazon.com/console"
-
-
-@dataclass(frozen=True, slots=True)
-class ReportedAccessKey:
-    """An access key as the credential report shows it (the report has no key ids)."""
-
-    active: bool
-    last_rotated: datetime | None  # created or last changed
-    last_used: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class UserCredentials:
-    """One user's line of the credential report."""
-
-    name: str
-    password_enabled: bool
-    password_last_used: datetime | None  # None: never used (or no password)
-    password_last_changed: datetime | None
-    mfa_active: bool
-    access_keys: tuple[ReportedAccessKey, ...]
-
-    @property
-    def last_activity(self) -> datetime | None:
-        """The latest console sign-in or access key use, if any."""
-        moments = [self.password_last_used, *(key.last_used for key in self.access_keys)]
-        return max((moment for moment in moments if moment), default=None)
-
-
-@dataclass(frozen=True, slots=True)
-class CredentialReport:
-    """IAM's credential report: the users' passwords, MFA and access keys, by user name.
-
-    Real IAM makes a new report at most every four hours, so users created since are missing.
-    moto 5.2.5 builds it afresh at each GetCredentialReport; the embedded backend writes its
-    lines and generation time as IAM does (users/embedded_report.py). Still unlike IAM: an
-    access key's last use is only recorded for requests signed with it (never in `mock_aws`
-    tests), with no region or service; no `<root_account>` line."""
-
-    generated: datetime
-    users: Mapping[str, UserCredentials]
-
-
-def _report_time(value: str) -> datetime | None:
-    """A credential report date, or None for its "N/A", "no_information", "not_supported"."""
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=moment.tzinfo or timezone.utc).astimezone(timezone.utc)
-
-
-def _reported_keys(line: Mapping[str, str]) -> tuple[ReportedAccessKey, ...]:
-    keys = (
-        ReportedAccessKey(
-            active=line[f"access_key_{n}_active"].lower() == "true",
-            last_rotated=_report_time(line[f"access_key_{n}_last_rotated"]),
-            last_used=_report_time(line[f"access_key_{n}_last_used_date"]),
-        )
-        for n in (1, 2)
-    )
-    return tuple(key for key in keys if key.active or key.last_rotated or key.last_used)
-
-
-def _parse_credential_report(content: bytes, generated: datetime) -> CredentialReport:
-    users = {}
-    for line in csv.DictReader(io.StringIO(content.decode("utf-8"))):
-        if line["user"] == "<root_account>":
-            continue
-        password_enabled = line["password_enabled"].lower() == "true"
-        users[line["user"]] = UserCredentials(
-            name=line["user"],
-            password_enabled=password_enabled,
-            password_last_used=_report_time(line["password_last_used"]) if password_enabled else None,
-            password_last_changed=_report_time(line["password_last_changed"]) if password_enabled else None,
-            mfa_active=line["mfa_active"].lower() == "true",
-            access_keys=_reported_keys(line),
-        )
-    return CredentialReport(generated=_utc(generated), users=users)
 
 
 # --- Clients -------------------------------------------------------------------------------
@@ -815,9 +359,7 @@ class IamGateway:
         with _translated(operation, self._iam, params):
             return list(paginator.paginate(**params, PaginationConfig={"PageSize": PAGE_SIZE}))
 
-    def _audit(
-        self, operation: str, params: Mapping[str, Any], result: Mapping[str, Any] | IamError
-    ) -> None:
+    def _audit(self, operation: str, params: Mapping[str, Any], result: Mapping[str, Any] | IamError) -> None:
         """One audit row for a mutating call: `result` is its response or its error."""
         if operation not in MUTATING:
             return
@@ -838,9 +380,7 @@ class IamGateway:
             }
             if operation == "CreateAccessKey":
                 parameters["AccessKeyId"] = result["AccessKey"]["AccessKeyId"]  # never the secret
-        audit.record(
-            operator=self.operator, action=operation, target=str(target), parameters=parameters, **outcome
-        )
+        audit.record(operator=self.operator, action=operation, target=str(target), parameters=parameters, **outcome)
 
     # --- account ---
 
@@ -849,6 +389,16 @@ class IamGateway:
         account_id = self._call("GetCallerIdentity", client=self._sts)["Account"]
         aliases = self._items("ListAccountAliases", "AccountAliases")
         return AccountInfo(account_id=account_id, alias=aliases[0] if aliases else None)
+
+    def cached_account_info(self) -> AccountInfo:
+        """`account_info()`, cached for ACCOUNT_CACHE_SECONDS per endpoint: it changes rarely,
+        and every page's frame shows it."""
+        key = f"account-info:{settings.IAM_ENDPOINT_URL}"
+        info: AccountInfo | None = cache.get(key)
+        if info is None:
+            info = self.account_info()
+            cache.set(key, info, ACCOUNT_CACHE_SECONDS)
+        return info
 
     def create_account_alias(self, alias: str) -> None:
         """Set the account alias (an account has at most one)."""
@@ -891,10 +441,8 @@ class IamGateway:
 
     def delete_password_policy(self) -> None:
         """Go back to IAM's default policy. Idempotent: no policy set counts as done."""
-        try:
+        with suppress(NoSuchEntity):
             self._call("DeleteAccountPasswordPolicy")
-        except NoSuchEntity:
-            pass
 
     # --- users ---
 
@@ -945,7 +493,7 @@ class IamGateway:
                 time.sleep(REPORT_POLL_SECONDS)
             if self._call("GenerateCredentialReport")["State"] == "COMPLETE":
                 response = self._call("GetCredentialReport")
-                return _parse_credential_report(response["Content"], response["GeneratedTime"])
+                return parse_credential_report(response["Content"], response["GeneratedTime"])
         message = "IAM is still generating the credential report."
         raise CredentialReportNotReady("ReportInProgress", message, operation="GenerateCredentialReport")
 
@@ -955,7 +503,7 @@ class IamGateway:
             GroupSummary(
                 name=group["GroupName"],
                 arn=group["Arn"],
-                created=_utc(group["CreateDate"]),
+                created=as_utc(group["CreateDate"]),
                 attached=tuple(
                     AttachedPolicy(p["PolicyName"], p["PolicyArn"]) for p in group.get("AttachedManagedPolicies", ())
                 ),
@@ -973,7 +521,7 @@ class IamGateway:
                 user_id=user["UserId"],
                 arn=user["Arn"],
                 path=user["Path"],
-                created=_utc(user["CreateDate"]),
+                created=as_utc(user["CreateDate"]),
                 groups=tuple(sorted(user.get("GroupList", ()), key=str.casefold)),
                 policies=tuple(p["PolicyName"] for p in user.get("AttachedManagedPolicies", ()))
                 + tuple(p["PolicyName"] for p in user.get("UserPolicyList", ())),
@@ -1062,7 +610,7 @@ class IamGateway:
     def list_access_keys(self, name: str) -> list[AccessKey]:
         """The user's access keys (ids and status; secrets are never readable again)."""
         return [
-            AccessKey(key["AccessKeyId"], key["Status"], _utc(key["CreateDate"]))
+            AccessKey(key["AccessKeyId"], key["Status"], as_utc(key["CreateDate"]))
             for key in self._items("ListAccessKeys", "AccessKeyMetadata", UserName=name)
         ]
 
@@ -1075,7 +623,7 @@ class IamGateway:
             access_key_id=key["AccessKeyId"],
             secret_access_key=key["SecretAccessKey"],
             status=key["Status"],
-            created=_utc(key["CreateDate"]),
+            created=as_utc(key["CreateDate"]),
         )
 
     def update_access_key(self, name: str, key_id: str, status: Literal["Active", "Inactive"]) -> None:
@@ -1091,7 +639,7 @@ class IamGateway:
         used = self._call("GetAccessKeyLastUsed", AccessKeyId=key_id).get("AccessKeyLastUsed", {})
         region, service = used.get("Region", "N/A"), used.get("ServiceName", "N/A")
         return AccessKeyLastUsed(
-            used_at=_utc(used["LastUsedDate"]) if used.get("LastUsedDate") else None,
+            used_at=as_utc(used["LastUsedDate"]) if used.get("LastUsedDate") else None,
             region=None if region == "N/A" else region,
             service=None if service == "N/A" else service,
         )
@@ -1099,7 +647,7 @@ class IamGateway:
     def list_ssh_public_keys(self, name: str) -> list[SshPublicKey]:
         """The user's SSH public keys for AWS CodeCommit."""
         return [
-            SshPublicKey(key["SSHPublicKeyId"], key["Status"], _utc(key["UploadDate"]))
+            SshPublicKey(key["SSHPublicKeyId"], key["Status"], as_utc(key["UploadDate"]))
             for key in self._items("ListSSHPublicKeys", "SSHPublicKeys", UserName=name)
         ]
 
@@ -1111,7 +659,7 @@ class IamGateway:
         """Upload a public key (check it with users/ssh_keys.py first: moto accepts anything).
         A retry raises DuplicateSSHPublicKey (InvalidPublicKey)."""
         key = self._call("UploadSSHPublicKey", UserName=name, SSHPublicKeyBody=body)["SSHPublicKey"]
-        return SshPublicKey(key["SSHPublicKeyId"], key["Status"], _utc(key["UploadDate"]))
+        return SshPublicKey(key["SSHPublicKeyId"], key["Status"], as_utc(key["UploadDate"]))
 
     def update_ssh_public_key(self, name: str, key_id: str, status: Literal["Active", "Inactive"]) -> None:
         """Activate or deactivate an SSH public key (idempotent)."""
@@ -1125,7 +673,7 @@ class IamGateway:
     def list_signing_certificates(self, name: str) -> list[SigningCertificate]:
         """The user's X.509 signing certificates."""
         return [
-            SigningCertificate(cert["CertificateId"], cert["Status"], _utc(cert["UploadDate"]))
+            SigningCertificate(cert["CertificateId"], cert["Status"], as_utc(cert["UploadDate"]))
             for cert in self._items("ListSigningCertificates", "Certificates", UserName=name)
         ]
 
@@ -1133,9 +681,7 @@ class IamGateway:
         """Delete a signing certificate. A retry after success raises NoSuchEntity."""
         self._call("DeleteSigningCertificate", UserName=name, CertificateId=certificate_id)
 
-    def update_signing_certificate(
-        self, name: str, certificate_id: str, status: Literal["Active", "Inactive"]
-    ) -> None:
+    def update_signing_certificate(self, name: str, certificate_id: str, status: Literal["Active", "Inactive"]) -> None:
         """Activate or deactivate a signing certificate (idempotent)."""
         self._call("UpdateSigningCertificate", UserName=name, CertificateId=certificate_id, Status=status)
 
@@ -1148,7 +694,7 @@ class IamGateway:
                 service_name=item["ServiceName"],
                 service_user_name=item["ServiceUserName"],
                 status=item["Status"],
-                created=_utc(item["CreateDate"]),
+                created=as_utc(item["CreateDate"]),
             )
             for item in response.get("ServiceSpecificCredentials", ())
         ]
@@ -1168,7 +714,7 @@ class IamGateway:
     def list_mfa_devices(self, name: str) -> list[MfaDevice]:
         """The MFA devices assigned to the user."""
         return [
-            MfaDevice(device["SerialNumber"], _utc(device["EnableDate"]))
+            MfaDevice(device["SerialNumber"], as_utc(device["EnableDate"]))
             for device in self._items("ListMFADevices", "MFADevices", UserName=name)
         ]
 
@@ -1256,9 +802,7 @@ class IamGateway:
 
     # --- policies ---
 
-    def list_policies(
-        self, scope: Literal["All", "AWS", "Local"] = "All", only_attached: bool = False
-    ) -> list[Policy]:
+    def list_policies(self, scope: Literal["All", "AWS", "Local"] = "All", only_attached: bool = False) -> list[Policy]:
         """Managed policies (about 1,600 AWS ones: prefer scope="Local" or only_attached)."""
         items = self._items("ListPolicies", "Policies", Scope=scope, OnlyAttached=only_attached)
         return [Policy.from_api(item) for item in items]

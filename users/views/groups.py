@@ -15,30 +15,29 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadReque
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from .forms import NewGroupForm
-from .gateway import EntityAlreadyExists, Group, IamError, IamGateway, IamUser, NoSuchEntity, Policy
-from .group_deletion import delete_group
-from .group_forms import (
+from users.forms.groups import (
     MAX_MANAGED_POLICIES_PER_GROUP,
     NO_GROUPS_SELECTED_MESSAGE,
     AddPoliciesForm,
     AddUsersForm,
     DeleteGroupsForm,
     ListSearchForm,
+    NewGroupForm,
     RemovePoliciesForm,
     RemoveUsersForm,
     selected_group_names,
 )
-from .roles import CHANGE_IAM
-from .validators import GROUP_NAME_RE
+from users.group_deletion import delete_group
+from users.iam.errors import EntityAlreadyExists, IamError, NoSuchEntity
+from users.iam.gateway import IamGateway
+from users.iam.types import Group, IamUser, Policy
+from users.roles import CHANGE_IAM
+from users.validators import GROUP_NAME_RE
+from users.views.shortcuts import gateway_for
 
 DUPLICATE_GROUP_MESSAGE = "A group with this name already exists. Group names are not case sensitive."
 # One change for `_apply`: what it changes (a user or policy name), and the IAM call.
 _Step = tuple[str, Callable[[], object]]
-
-
-def _gateway(request: HttpRequest) -> IamGateway:
-    return IamGateway.from_settings(operator=request.user)
 
 
 def _by_name(policies: Iterable[Policy]) -> list[Policy]:
@@ -51,12 +50,10 @@ def _group_or_404(gateway: IamGateway, name: str) -> tuple[Group, list[IamUser]]
     try:
         return gateway.get_group(name)
     except NoSuchEntity:
-        raise Http404(f"No user group named {name}")
+        raise Http404(f"No user group named {name}") from None
 
 
-def _apply(
-    request: HttpRequest, steps: list[_Step], *, done: str, failed: str, gone_is_done: bool = False
-) -> None:
+def _apply(request: HttpRequest, steps: list[_Step], *, done: str, failed: str, gone_is_done: bool = False) -> None:
     """Run each (label, call) in order until one fails, then say what was done and what was
     not. `gone_is_done`: for removals, NoSuchEntity means someone else removed it already."""
     succeeded: list[str] = []
@@ -85,7 +82,7 @@ def group_list(request: HttpRequest) -> HttpResponse:
     query, per_page = "", 25
     if form.is_valid():
         query, per_page = form.cleaned_data["q"], form.cleaned_data["per_page"]
-    gateway = _gateway(request)
+    gateway = gateway_for(request)
     fresh = "refresh" in request.GET
     groups = gateway.group_index(fresh=fresh)
     # Members come from the users' GroupList: two index reads, whatever the number of groups.
@@ -108,7 +105,7 @@ def group_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def group_create(request: HttpRequest) -> HttpResponse:
     """Create group: CreateGroup, then AttachGroupPolicy for each chosen policy."""
-    gateway = _gateway(request)
+    gateway = gateway_for(request)
     policies = _by_name(gateway.attachable_policy_index())
     posted = request.method == "POST"
     existing = [group.name for group in gateway.group_index(fresh=posted)]
@@ -120,7 +117,9 @@ def group_create(request: HttpRequest) -> HttpResponse:
         except EntityAlreadyExists:
             form.add_error("name", DUPLICATE_GROUP_MESSAGE)
         except IamError as error:
-            form.add_error(None, f"IAM refused to create the group: {error.code} ({error.message}). Nothing was created.")
+            form.add_error(
+                None, f"IAM refused to create the group: {error.code} ({error.message}). Nothing was created."
+            )
         else:
             messages.success(request, f"User group {name} created.")
             if arns := form.cleaned_data["policies"]:
@@ -146,13 +145,13 @@ def _detail_context(gateway: IamGateway, name: str) -> dict[str, Any]:
 
 
 def group_detail(request: HttpRequest, name: str) -> HttpResponse:
-    return render(request, "groups/detail.html", _detail_context(_gateway(request), name))
+    return render(request, "groups/detail.html", _detail_context(gateway_for(request), name))
 
 
 @permission_required(CHANGE_IAM, raise_exception=True)
 @require_http_methods(["GET", "POST"])
 def group_add_users(request: HttpRequest, name: str) -> HttpResponse:
-    gateway = _gateway(request)
+    gateway = gateway_for(request)
     group, members = _group_or_404(gateway, name)
     posted = request.method == "POST"
     in_group = {user.name for user in members}
@@ -169,12 +168,14 @@ def group_add_users(request: HttpRequest, name: str) -> HttpResponse:
 @permission_required(CHANGE_IAM, raise_exception=True)
 @require_POST
 def group_remove_users(request: HttpRequest, name: str) -> HttpResponse:
-    gateway = _gateway(request)
+    gateway = gateway_for(request)
     context = _detail_context(gateway, name)
     form = RemoveUsersForm(request.POST, members=context["members"])
     if not form.is_valid():
         return render(request, "groups/detail.html", {**context, "remove_users": form}, status=400)
-    steps = [(user, lambda user=user: gateway.remove_user_from_group(name, user)) for user in form.cleaned_data["users"]]
+    steps = [
+        (user, lambda user=user: gateway.remove_user_from_group(name, user)) for user in form.cleaned_data["users"]
+    ]
     _apply(request, steps, done=f"Users removed from {name}", failed="Could not remove", gone_is_done=True)
     return redirect("users:group_detail", name)
 
@@ -183,7 +184,7 @@ def group_remove_users(request: HttpRequest, name: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def group_add_policies(request: HttpRequest, name: str) -> HttpResponse:
     """Add permissions: attach managed policies, up to 10 per group."""
-    gateway = _gateway(request)
+    gateway = gateway_for(request)
     group, _ = _group_or_404(gateway, name)
     attached = {policy.arn for policy in gateway.list_attached_group_policies(name)}
     policies = _by_name(gateway.attachable_policy_index())
@@ -201,7 +202,7 @@ def group_add_policies(request: HttpRequest, name: str) -> HttpResponse:
 @permission_required(CHANGE_IAM, raise_exception=True)
 @require_POST
 def group_remove_policies(request: HttpRequest, name: str) -> HttpResponse:
-    gateway = _gateway(request)
+    gateway = gateway_for(request)
     context = _detail_context(gateway, name)
     form = RemovePoliciesForm(request.POST, attached=context["attached"])
     if not form.is_valid():
@@ -231,6 +232,6 @@ def group_delete(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         status = 400 if form.is_bound else 200
         return render(request, "groups/delete_confirm.html", {"form": form, "names": names}, status=status)
-    gateway = _gateway(request)
+    gateway = gateway_for(request)
     outcomes = [delete_group(gateway, name) for name in names]
     return render(request, "groups/delete_result.html", {"outcomes": outcomes})

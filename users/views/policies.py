@@ -7,16 +7,15 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlencode
 
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import render
 
-from .gateway import IamGateway, InvalidInput, NoSuchEntity, Policy
-from .group_forms import PolicySearchForm
-from .views import POLICY_ARN_RE
-
-
-def _gateway(request: HttpRequest) -> IamGateway:
-    return IamGateway.from_settings(operator=request.user)
+from users.forms.policies import PolicySearchForm
+from users.iam.errors import IamError, InvalidInput, NoSuchEntity
+from users.iam.gateway import IamGateway
+from users.iam.types import Policy
+from users.validators import POLICY_ARN_RE
+from users.views.shortcuts import gateway_for
 
 
 def _description(gateway: IamGateway, arn: str) -> str:
@@ -41,7 +40,7 @@ def policy_list(request: HttpRequest) -> HttpResponse:
     query, kind, per_page = "", "", 25
     if form.is_valid():
         query, kind, per_page = form.cleaned_data["q"], form.cleaned_data["type"], form.cleaned_data["per_page"]
-    gateway = _gateway(request)
+    gateway = gateway_for(request)
     policies = gateway.policy_index(fresh="refresh" in request.GET)
     needle = query.casefold()
     matches = sorted(
@@ -57,7 +56,7 @@ def policy_list(request: HttpRequest) -> HttpResponse:
         "per_page": per_page,
         "count": len(matches),
         "page": page,
-        "rows": list(zip(rows, _descriptions(gateway, rows))),
+        "rows": list(zip(rows, _descriptions(gateway, rows), strict=True)),
         "pager_query": urlencode({"q": query, "type": kind, "per_page": per_page}) + "&",
     }
     return render(request, "policies/list.html", context)
@@ -69,13 +68,13 @@ def policy_detail(request: HttpRequest) -> HttpResponse:
     arn = request.GET.get("arn", "")
     if not POLICY_ARN_RE.fullmatch(arn):
         return HttpResponseBadRequest("That is not a managed policy ARN.")
-    gateway = _gateway(request)
+    gateway = gateway_for(request)
     try:
         policy = gateway.get_policy(arn)
         document = gateway.get_policy_document(arn, version_id=policy.default_version_id)
         entities = gateway.list_entities_for_policy(arn)
     except (NoSuchEntity, InvalidInput):
-        raise Http404("No managed policy has this ARN.")
+        raise Http404("No managed policy has this ARN.") from None
     rows = (
         [(name, "User") for name in entities.users]
         + [(name, "Group") for name in entities.groups]
@@ -83,3 +82,17 @@ def policy_detail(request: HttpRequest) -> HttpResponse:
     )
     context = {"policy": policy, "document": json.dumps(document, indent=2), "entities": rows}
     return render(request, "policies/detail.html", context)
+
+
+def policy_document(request: HttpRequest) -> JsonResponse:
+    """The JSON document of a managed policy, for the expandable rows of policy tables."""
+    arn = request.GET.get("arn", "")
+    if not POLICY_ARN_RE.fullmatch(arn):
+        return JsonResponse({"error": "That is not a managed policy ARN."}, status=400)
+    try:
+        document = gateway_for(request).get_policy_document(arn)
+    except NoSuchEntity:
+        return JsonResponse({"error": "No such policy."}, status=404)
+    except IamError as error:
+        return JsonResponse({"error": f"IAM answered {error.code}."}, status=502)
+    return JsonResponse({"document": document})

@@ -1,0 +1,11 @@
+"""TODO docstring"""
+
+from __future__ import annotations
+
+from django import forms
+
+from users.forms.groups import POLICY_TYPES, ListSearchForm
+
+
+class PolicySearchForm(ListSearchForm):
+    type = forms.ChoiceField(required=False, choices=[("", "All types"), *((t, t) for t in POLICY_TYPES)])
