@@ -1,4 +1,4 @@
-"""TODO docstring"""
+"""The account password policy form, with the AWS console's wording and limits."""
 
 from __future__ import annotations
 

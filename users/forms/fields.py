@@ -1,4 +1,5 @@
-"""TODO docstring"""
+"""Fields several forms share: the password choice and the custom password, as the console
+offers them in the wizard and in Manage console access."""
 
 from __future__ import annotations
 

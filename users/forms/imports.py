@@ -1,4 +1,4 @@
-"""TODO docstring"""
+"""Import users: the CSV file to dry-run (users/imports.py reads it)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""TODO docstring"""
+"""Forms of Assign MFA device (Security credentials tab): the device name, then two codes."""
 
 from __future__ import annotations
 

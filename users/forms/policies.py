@@ -1,4 +1,4 @@
-"""TODO docstring"""
+"""The Policies list's search: the groups list's search plus a policy type."""
 
 from __future__ import annotations
 

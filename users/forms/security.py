@@ -1,4 +1,5 @@
-"""TODO docstring"""
+"""Forms of the Security credentials tab: the Create access key wizard, console access, SSH
+public keys. Every rule an operator can break is checked here, next to its field."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""TODO docstring"""
+"""Forms of the Users list: search, the preferences (columns, page size), and Delete users."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""TODO docstring"""
+"""The Add user wizard's steps: user details, permissions, tags, review (FEATURES.md §2)."""
 
 from __future__ import annotations
 

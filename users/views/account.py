@@ -1,4 +1,4 @@
-"""TODO docstring"""
+"""Account settings: the account's id, alias and sign-in URL, and its password policy."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """The user details page: Summary and the Permissions, Groups, Tags and Security credentials
-tabs (FEATURES.md §4B-4F). One tab is read per page, so a page costs at most 12 IAM calls."""
+tabs (FEATURES.md §4B-4F), and the Groups and Tags tabs' actions. One tab is read per page, so a
+page costs at most 12 IAM calls."""
 
 from __future__ import annotations
 

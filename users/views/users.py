@@ -1,4 +1,4 @@
-"""TODO docstring"""
+"""The Users list (search, columns, preferences, paging) and Delete users (FEATURES.md §4A)."""
 
 from __future__ import annotations
 
