@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test install
+.PHONY: run test lint install
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +18,15 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/python -m iamconsole.run
 
-# The whole suite. scripts/test-env installs Chromium if missing, finds or starts Redis
-# (and PostgreSQL when one answers) and prints the variables the tests read.
-test: $(STAMP)
+# Lint, format check and types (configured in pyproject.toml), on the whole tree.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+# The whole suite, lint and types first. scripts/test-env installs Chromium if missing, finds or
+# starts Redis (and PostgreSQL when one answers) and prints the variables the tests read.
+test: lint
 	@env_lines="$$(scripts/test-env)" || exit 1; eval "$$env_lines"; \
 	  echo "Tests use REDIS_URL=$$REDIS_URL DATABASE_URL=$${DATABASE_URL:-sqlite (in memory)}"; \
 	  $(BIN)/pytest $(PYTEST_ARGS)

@@ -24,6 +24,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from users.iam.embedded import server as embedded_server
@@ -31,7 +32,7 @@ from users.iam.embedded import server as embedded_server
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def median_seconds(action, repeat: int) -> float:
+def median_seconds(action: Callable[[], object], repeat: int) -> float:
     timings = []
     for _ in range(repeat):
         start = time.perf_counter()
@@ -67,7 +68,7 @@ def main() -> None:
     from django.core.management import call_command
     from django.test import Client
     from django.test.utils import setup_test_environment
-    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.core.models import DEFAULT_ACCOUNT_ID
     from moto.iam.models import iam_backends
 
     from users.iam.counter import CALLS
@@ -100,6 +101,7 @@ def main() -> None:
         assert client.get("/users/", {"refresh": "1"}).status_code == 200
 
     def search_key() -> None:
+        assert key_id is not None  # user00000 has one
         response = client.get("/users/", {"q": key_id})
         assert len(response.context["rows"]) == 1
 

@@ -8,12 +8,20 @@ so one per pool serves every thread of the process.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
+if TYPE_CHECKING:
+    from redis import ConnectionPool, Redis
+
 
 class _ReusingClient(RedisCacheClient):
+    # Set by RedisCacheClient; django-stubs leaves its private members out.
+    _client: type[Redis]
+    _get_connection_pool: Callable[[bool], ConnectionPool]
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._clients: dict[int, Any] = {}

@@ -23,7 +23,7 @@ import threading
 import time
 import urllib.request
 import uuid
-from typing import IO
+from typing import IO, Any, cast
 
 LOCAL_REDIS = "redis://127.0.0.1:6379/0"
 
@@ -97,7 +97,7 @@ def probe_worker(seconds: float) -> str | None:
     probe.delay(key)
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if account_id := cache.get(key):
+        if account_id := cast(str | None, cache.get(key)):
             return account_id
         time.sleep(0.3)
     return None
@@ -107,10 +107,11 @@ def interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def spawn(command: list[str], **options: object) -> subprocess.Popen[str]:
+def spawn(command: list[str], **options: Any) -> subprocess.Popen[str]:
     """A child in its own process group, so that stopping it stops its own children too
     (gunicorn's and Celery's workers) and Ctrl-C reaches only us: we stop them in order."""
-    return subprocess.Popen(command, start_new_session=True, **options)  # type: ignore[call-overload]
+    # Popen's overloads cannot tell text mode from `options`: callers that read the output pass text=True.
+    return cast("subprocess.Popen[str]", subprocess.Popen(command, start_new_session=True, **options))
 
 
 def stop(processes: list[subprocess.Popen[str]]) -> None:

@@ -11,6 +11,7 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from csp.constants import NONE, SELF
@@ -269,6 +270,7 @@ CREDENTIALS_TTL = 15 * 60
 IAM_BACKEND = os.environ.get("IAM_BACKEND", "embedded")
 EMBEDDED_IAM_PORT = envint("EMBEDDED_IAM_PORT", 8001)
 EMBEDDED_IAM_SNAPSHOT = Path(os.environ.get("EMBEDDED_IAM_SNAPSHOT") or STATE_DIR / "embedded-iam.pickle")
+IAM_ENDPOINT_URL: str | None
 if IAM_BACKEND == "embedded":
     IAM_ENDPOINT_URL = f"http://127.0.0.1:{EMBEDDED_IAM_PORT}"
 elif IAM_BACKEND == "endpoint":
@@ -285,7 +287,7 @@ IAM_READ_TIMEOUT = envint("IAM_READ_TIMEOUT", 30)
 # --- Logging: nothing below INFO from the AWS SDK, which logs request bodies at DEBUG ------
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"redact": {"()": "iamconsole.log_redaction.RedactSecrets"}},

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 import pytest
 import redis
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, Group
+from django.contrib.auth.models import Group, User
 from django.core.cache import cache
 from django.test import Client
 from moto import mock_aws
-from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.iam.models import iam_backends
 
 from tests.celery_workers import thread_worker
@@ -24,7 +24,7 @@ from users.roles import OPERATORS, VIEWERS
 
 
 @pytest.fixture
-def operator(django_user_model: type[AbstractBaseUser]) -> AbstractBaseUser:
+def operator(django_user_model: type[User]) -> User:
     """Alice, a console operator (she may change IAM); the audit rows name her."""
     alice = django_user_model.objects.create_user("alice", password="correct horse battery staple")
     alice.groups.add(Group.objects.get(name=OPERATORS))
@@ -32,7 +32,7 @@ def operator(django_user_model: type[AbstractBaseUser]) -> AbstractBaseUser:
 
 
 @pytest.fixture
-def operator_client(operator: AbstractBaseUser) -> Client:
+def operator_client(operator: User) -> Client:
     """A test client signed in as `operator`."""
     client = Client()
     client.force_login(operator)
@@ -40,7 +40,7 @@ def operator_client(operator: AbstractBaseUser) -> Client:
 
 
 @pytest.fixture
-def viewer_client(django_user_model: type[AbstractBaseUser]) -> Client:
+def viewer_client(django_user_model: type[User]) -> Client:
     """A test client signed in as Bob, a viewer: he reads IAM and changes nothing."""
     bob = django_user_model.objects.create_user("bob", password="correct horse battery staple")
     bob.groups.add(Group.objects.get(name=VIEWERS))
@@ -50,7 +50,7 @@ def viewer_client(django_user_model: type[AbstractBaseUser]) -> Client:
 
 
 @pytest.fixture
-def iam(db: None, operator: AbstractBaseUser) -> Iterator[IamGateway]:
+def iam(db: None, operator: User) -> Iterator[IamGateway]:
     """A gateway on moto's in-process IAM, an empty account 123456789012, auditing as `operator`."""
     mock = mock_aws()
     # moto's own reset rebuilds IAM for all six partitions, each loading ~1,600 AWS managed

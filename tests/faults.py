@@ -64,7 +64,12 @@ class Fault:
             request_id=request_id,
         )
         headers = {"x-amzn-RequestId": request_id, "Content-Type": "text/xml"}
-        response = AWSResponse(request.url, self.status, headers, _Body(body.encode()))
+        response = AWSResponse(
+            request.url,
+            self.status,
+            headers,  # type: ignore[arg-type]  # botocore takes any mapping; botocore-stubs say HTTPHeaders
+            _Body(body.encode()),
+        )
         # botocore calls every before-send handler and uses the first response, so moto's
         # in-process stubber would still execute the call. Point this attempt's request at an
         # address moto does not serve: a faulted call never reaches IAM.
@@ -90,7 +95,11 @@ def inject(
         if operation in client.meta.service_model.operation_names:
             event = f"before-send.{client.meta.service_model.service_id.hyphenize()}.{operation}"
             # More specific than moto's "before-send" handler, so this one runs first.
-            client.meta.events.register_first(event, fault.respond, unique_id=unique_id)
+            client.meta.events.register_first(
+                event,
+                fault.respond,  # type: ignore[arg-type]  # botocore-stubs: -> None; before-send may return a response
+                unique_id=unique_id,
+            )
             registered.append((client, event))
     assert registered, f"no client of the gateway knows {operation}"
     try:

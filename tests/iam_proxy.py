@@ -69,7 +69,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 
@@ -265,7 +265,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
                 if size == 0:
@@ -415,7 +415,7 @@ class IamProxy:
         """The proxy's endpoint URL, e.g. http://127.0.0.1:40123."""
         if self._server is None:
             raise RuntimeError("the proxy is not running")
-        host, port = self._server.server_address[:2]
+        host, port = cast(tuple[str, int], self._server.server_address[:2])  # bound: the host is a str
         return f"http://{host}:{port}"
 
     def _connect(self) -> http.client.HTTPConnection:

@@ -101,7 +101,8 @@ def test_it_stops_at_the_first_failure_and_a_second_run_finishes_without_redoing
         first = delete_user(iam, "alice")
     assert not first.deleted
     failed = first.failed_step
-    assert failed is not None and failed.action == "DetachUserPolicy" and failed.error.code == "AccessDenied"
+    assert failed is not None and failed.error is not None
+    assert failed.action == "DetachUserPolicy" and failed.error.code == "AccessDenied"
     assert first.steps[-1] is failed and all(step.ok for step in first.steps[:-1])
     assert iam.get_user("alice").name == "alice"
     assert [p.arn for p in iam.list_attached_user_policies("alice")] == [READ_ONLY]
@@ -120,8 +121,10 @@ def test_it_reports_a_listing_it_may_not_read(iam) -> None:
     with inject(iam, "ListSSHPublicKeys", "AccessDenied", status=403, message="Not allowed"):
         outcome = delete_user(iam, "alice")
     assert not outcome.deleted
-    assert outcome.failed_step.action == "ListSSHPublicKeys"
-    assert outcome.failed_step.error.code == "AccessDenied"
+    failed = outcome.failed_step
+    assert failed is not None and failed.error is not None
+    assert failed.action == "ListSSHPublicKeys"
+    assert failed.error.code == "AccessDenied"
     assert iam.get_user("alice").name == "alice"
 
 

@@ -22,13 +22,13 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
-from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.iam.models import iam_backends
 
 from tests.iam_clients import direct_client
@@ -56,7 +56,7 @@ def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, int, str]
 
 def boundary_of(iam: Any, user_name: str) -> str | None:
     boundary = iam.get_user(UserName=user_name)["User"].get("PermissionsBoundary")
-    return boundary and boundary["PermissionsBoundaryArn"]
+    return cast("str | None", boundary and boundary["PermissionsBoundaryArn"])
 
 
 def reset(url: str) -> None:
@@ -67,7 +67,7 @@ def reset(url: str) -> None:
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        return cast(int, sock.getsockname()[1])
 
 
 def mode(path: Path) -> int:

@@ -11,9 +11,10 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, Protocol, cast
 
 import pytest
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.forms.models import model_to_dict
 from django.test import override_settings
 
@@ -67,7 +68,7 @@ def no_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[
 def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        return cast(int, sock.getsockname()[1])
 
 
 # --- users -------------------------------------------------------------------------------
@@ -81,7 +82,8 @@ def test_it_creates_a_user_and_reads_it_back(iam: IamGateway) -> None:
     assert (user.name, user.path) == ("a+b@c.d=,e-", "/staff/")
     assert user.arn == "arn:aws:iam::123456789012:user/staff/a+b@c.d=,e-"
     assert user.tags == (("team", "ops"), ("cost", "42"))
-    assert user.created.utcoffset().total_seconds() == 0
+    offset = user.created.utcoffset()
+    assert offset is not None and offset.total_seconds() == 0
     assert [u.name for u in iam.list_users()] == ["a+b@c.d=,e-"]
     assert iam.list_user_tags("a+b@c.d=,e-") == {"team": "ops", "cost": "42"}
     assert iam.user_exists("a+b@c.d=,e-") and not iam.user_exists("nobody")
@@ -357,7 +359,7 @@ def test_it_translates_an_empty_name_rejected_before_sending(iam: IamGateway) ->
         ("SomethingNew", 400, IamError),
     ],
 )
-def test_it_translates_injected_errors(iam: IamGateway, code: str, status: int, error_class: type) -> None:
+def test_it_translates_injected_errors(iam: IamGateway, code: str, status: int, error_class: type[IamError]) -> None:
     iam.create_user("alice")
     with (
         instant_retries(),
@@ -403,7 +405,7 @@ def test_it_logs_a_validator_gap_without_secrets(iam: IamGateway, caplog: pytest
     assert PASSWORD not in caplog.text
 
 
-def test_it_reports_an_unreachable_endpoint_as_unavailable(db: None, operator: AbstractBaseUser) -> None:
+def test_it_reports_an_unreachable_endpoint_as_unavailable(db: None, operator: User) -> None:
     endpoint = f"http://127.0.0.1:{closed_port()}"
     with override_settings(IAM_ENDPOINT_URL=endpoint, IAM_MAX_ATTEMPTS=1):
         iam = IamGateway.from_settings(operator=operator)
@@ -450,6 +452,14 @@ def test_it_reports_missing_credentials_as_unavailable(no_credentials: None) -> 
 # --- clients -----------------------------------------------------------------------------
 
 
+class ClientConfig(Protocol):
+    """The options botocore's `Config` sets as attributes (botocore-stubs declares none of them)."""
+
+    retries: dict[str, Any]
+    connect_timeout: float
+    read_timeout: float
+
+
 def test_it_builds_clients_once_from_settings(no_credentials: None) -> None:
     endpoint = f"http://127.0.0.1:{closed_port()}"
     with override_settings(IAM_ENDPOINT_URL=endpoint, IAM_MAX_ATTEMPTS=4, IAM_CONNECT_TIMEOUT=2, IAM_READ_TIMEOUT=7):
@@ -458,9 +468,10 @@ def test_it_builds_clients_once_from_settings(no_credentials: None) -> None:
     iam_client, sts_client, key_client = first.clients
     assert second.clients == first.clients
     assert iam_client.meta.endpoint_url == sts_client.meta.endpoint_url == endpoint
-    assert iam_client.meta.config.retries == {"mode": "standard", "total_max_attempts": 4}
-    assert key_client.meta.config.retries == {"mode": "standard", "total_max_attempts": 1}
-    assert (iam_client.meta.config.connect_timeout, iam_client.meta.config.read_timeout) == (2, 7)
+    iam_config, key_config = cast(ClientConfig, iam_client.meta.config), cast(ClientConfig, key_client.meta.config)
+    assert iam_config.retries == {"mode": "standard", "total_max_attempts": 4}
+    assert key_config.retries == {"mode": "standard", "total_max_attempts": 1}
+    assert (iam_config.connect_timeout, iam_config.read_timeout) == (2, 7)
     # An endpoint and no credentials anywhere: dummy ones (moto and LocalStack accept any), so
     # the call is signed and fails only at the closed port.
     with pytest.raises(IamUnavailable) as caught:
@@ -501,7 +512,7 @@ def test_it_never_retries_create_access_key(iam: IamGateway) -> None:
 # --- audit -------------------------------------------------------------------------------
 
 
-def test_it_audits_a_successful_create_user(iam: IamGateway, operator: AbstractBaseUser) -> None:
+def test_it_audits_a_successful_create_user(iam: IamGateway, operator: User) -> None:
     iam.create_user("alice", tags={"team": "ops"})
 
     [row] = audit_rows()
@@ -511,7 +522,7 @@ def test_it_audits_a_successful_create_user(iam: IamGateway, operator: AbstractB
     assert row.request_id and row.error_code == ""
 
 
-def test_it_audits_a_failed_create_user(iam: IamGateway, operator: AbstractBaseUser) -> None:
+def test_it_audits_a_failed_create_user(iam: IamGateway, operator: User) -> None:
     iam.create_user("alice")
     with pytest.raises(EntityAlreadyExists) as caught:
         iam.create_user("alice")

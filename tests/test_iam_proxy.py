@@ -89,6 +89,7 @@ def test_it_keeps_the_client_connection_alive(proxy: IamProxy) -> None:
         iam.list_users()
 
     assert proxy.counts.forwarded["ListUsers"] == 5
+    assert proxy._server is not None
     assert len(proxy._server.open_sockets) == 1  # one connection for the five calls
 
 
@@ -119,7 +120,7 @@ def test_it_answers_with_an_injected_iam_error(proxy: IamProxy, direct: Any, cod
         iam.create_user(UserName="alice")
 
     assert error_of(excinfo) == (code, status, "Rate <exceeded>")
-    assert excinfo.value.response["Error"]["Type"] == kind
+    assert excinfo.value.response["Error"]["Type"] == kind  # type: ignore[typeddict-item]  # not in botocore-stubs
     assert excinfo.value.response["ResponseMetadata"]["RequestId"] == fault.request_ids[0]
     assert fault.hits == 1
     assert user_names(direct) == []  # never forwarded

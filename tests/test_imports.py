@@ -22,9 +22,10 @@ from django.utils import timezone
 from users import imports, jobs
 from users.iam.counter import CALLS
 from users.iam.gateway import IamGateway
-from users.models import AuditEvent, Job, UserImport
+from users.models import AuditEvent, ImportRow, Job, UserImport
 from users.provisioning import CHANGE_PASSWORD_POLICY_ARN, UserPlan
 from users.roles import OPERATORS
+from users.validators import USER_NAME_MESSAGE
 
 HEADER = ",".join(imports.COLUMNS)
 READ_ONLY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
@@ -43,6 +44,12 @@ def _errors(upload: UserImport) -> dict[int, list[tuple[str, str]]]:
         row.line: [(error["column"], error["message"]) for error in row.errors]
         for row in upload.rows.filter(is_valid=False)
     }
+
+
+def _plan(row: ImportRow) -> UserPlan:
+    """The plan of a valid row."""
+    assert row.plan is not None
+    return UserPlan.from_json(row.plan)
 
 
 def _create_policy(name: str, effect: str) -> None:
@@ -69,7 +76,7 @@ def test_a_valid_row_becomes_the_plan_the_wizard_would_make(account, operator) -
     assert (upload.rows_total, upload.rows_invalid, upload.errors, upload.is_valid) == (1, 0, [], True)
     row = upload.rows.get()
     boundary = next(p.arn for p in account.policy_index() if p.name == "TeamBoundary")
-    assert UserPlan.from_json(row.plan) == UserPlan(
+    assert _plan(row) == UserPlan(
         user_name="alice",
         path="/eng/",
         console_access=True,
@@ -88,7 +95,7 @@ def test_a_valid_row_becomes_the_plan_the_wizard_would_make(account, operator) -
 def test_defaults_are_no_console_no_key_and_a_reset_when_there_is_a_console(account, operator) -> None:
     header = "user_name,path,groups,policies,permissions_boundary,tags,console_access"
     upload = _dry_run(account, operator, "bob", "carol,,,,,,yes", header=header)
-    bob, carol = (UserPlan.from_json(row.plan) for row in upload.rows.all())
+    bob, carol = (_plan(row) for row in upload.rows.all())
     assert (bob.console_access, bob.programmatic_access, bob.password_reset_required) == (False, False, False)
     assert bob.path == "/"
     assert (carol.console_access, carol.password_reset_required) == (True, True)
@@ -97,7 +104,7 @@ def test_defaults_are_no_console_no_key_and_a_reset_when_there_is_a_console(acco
 def test_the_header_may_come_in_any_order_and_case_with_a_bom(account, operator) -> None:
     file = io.BytesIO("\ufeffProgrammatic_Access , USER_NAME\r\nyes,dave\r\n\r\n".encode())
     upload = imports.dry_run(file, file_name="x.csv", operator=operator, gateway=account)
-    plan = UserPlan.from_json(upload.rows.get().plan)
+    plan = _plan(upload.rows.get())
     assert (plan.user_name, plan.programmatic_access, upload.rows_total) == ("dave", True, 1)
 
 
@@ -118,7 +125,7 @@ def test_a_file_that_is_not_csv_text_is_refused_with_its_line(iam, operator, dat
 def test_a_quoted_cell_may_hold_a_line_break(account, operator) -> None:
     upload = _dry_run(account, operator, '"eve","a=1;\nb=2"', header="user_name,tags")
     row = upload.rows.get()
-    assert (row.line, UserPlan.from_json(row.plan).tags) == (3, (("a", "1"), ("b", "2")))
+    assert (row.line, _plan(row).tags) == (3, (("a", "1"), ("b", "2")))
 
 
 def test_each_rule_gives_its_own_message_on_its_column(account, operator) -> None:
@@ -136,7 +143,7 @@ def test_each_rule_gives_its_own_message_on_its_column(account, operator) -> Non
         "ERIN",
     )
     errors = _errors(upload)
-    assert errors[2] == [("user_name", imports.USER_NAME_MESSAGE)]
+    assert errors[2] == [("user_name", USER_NAME_MESSAGE)]
     assert errors[3] == [("user_name", "A user named Existing already exists.")]
     assert [column for column, _ in errors[4]] == [
         "path",
@@ -178,7 +185,7 @@ def test_ten_policies_are_too_many_when_the_password_rule_adds_iamuserchangepass
 
 def test_iamuserchangepassword_listed_by_hand_is_attached_once(account, operator) -> None:
     upload = _dry_run(account, operator, "jo,,,IAMUserChangePassword,,,yes,yes")
-    plan = UserPlan.from_json(upload.rows.get().plan)
+    plan = _plan(upload.rows.get())
     assert plan.attach_change_password and CHANGE_PASSWORD_POLICY_ARN not in plan.policy_arns
     assert plan.step_names().count(f"AttachUserPolicy:{CHANGE_PASSWORD_POLICY_ARN}") == 1
 

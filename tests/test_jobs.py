@@ -9,6 +9,7 @@ import html
 import json
 import re
 from datetime import timedelta
+from typing import TYPE_CHECKING, cast
 from urllib.parse import quote, unquote
 
 import pytest
@@ -27,7 +28,10 @@ from users.iam.errors import AccessDenied
 from users.iam.gateway import IamGateway
 from users.models import AuditEvent, Job, JobItem
 from users.provisioning import UserPlan
-from users.tasks import MAX_RETRIES, RETRY_BACKOFF, run_job_item, start_sweeper, sweep_stale_items
+from users.tasks import MAX_RETRIES, RETRY_BACKOFF, RetryOptions, run_job_item, start_sweeper, sweep_stale_items
+
+if TYPE_CHECKING:
+    from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteDatabaseWrapper
 
 CUSTOM = "Custom-Passw0rd!canary"
 Status = JobItem.Status
@@ -246,7 +250,9 @@ def test_it_puts_an_item_back_in_the_queue_and_retries_with_backoff(iam, operato
         return Retry()
 
     monkeypatch.setattr(run_job_item, "retry", retry)
-    run_job_item.push_request(retries=2, called_directly=False)
+    run_job_item.push_request(  # type: ignore[call-arg]  # takes Context fields, not the task's args
+        retries=2, called_directly=False
+    )
     try:
         with instant_retries(), inject(iam, "CreateUser", "Throttling", times=100), pytest.raises(Retry):
             run_job_item.run(item.id)
@@ -264,7 +270,9 @@ def test_it_puts_an_item_back_in_the_queue_and_retries_with_backoff(iam, operato
 def test_it_fails_an_item_when_the_retries_are_spent(iam, operator) -> None:
     job = _start(operator, UserPlan(user_name="ann"))
     item = job.items.get()
-    run_job_item.push_request(retries=MAX_RETRIES, called_directly=False)
+    run_job_item.push_request(  # type: ignore[call-arg]  # takes Context fields, not the task's args
+        retries=MAX_RETRIES, called_directly=False
+    )
     try:
         with instant_retries(), inject(iam, "CreateUser", "Throttling", times=100):
             run_job_item.run(item.id)
@@ -284,9 +292,11 @@ def test_it_records_each_attempt_of_a_step_and_beats_the_heartbeat(iam, operator
     assert not progress.is_done("CreateUser") and progress.started_at("CreateUser") is None
     progress.start("CreateUser", durable=False)
     first = progress.started_at("CreateUser")
+    assert first is not None
     progress.fail("CreateUser", AccessDenied("AccessDenied", "No", request_id="r-1"))
     progress.start("CreateUser", durable=False)
-    assert progress.started_at("CreateUser") > first
+    again = progress.started_at("CreateUser")
+    assert again is not None and again > first
     saved = JobItem.objects.get(pk=item.pk)
     assert [(s["step"], s["status"]) for s in saved.steps] == [("CreateUser", "failed")]  # not yet
     progress.start("CreateAccessKey", durable=True)
@@ -468,7 +478,9 @@ def test_it_reports_progress_as_json(iam, operator, operator_client) -> None:
     url = reverse("users:job_progress", args=[job.id])
     data = operator_client.get(url).json()
     assert (data["queued"], data["done"], data["percent"], data["finished"]) == (2, 0, 0, False)
-    run_job_item.run(job.items.first().id)
+    first = job.items.first()
+    assert first is not None
+    run_job_item.run(first.id)
     data = operator_client.get(url).json()
     assert (data["queued"], data["done"], data["percent"], data["finished"]) == (1, 1, 50, False)
     assert [item["status"] for item in data["items"]] == ["done", "queued"]
@@ -602,9 +614,11 @@ def test_it_starts_one_sweeper_chain_per_worker_start(db, monkeypatch) -> None:
 
 def test_it_keeps_the_task_limits_inside_the_broker_visibility_timeout(settings) -> None:
     visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600)
-    assert run_job_item.time_limit < visibility and run_job_item.retry_backoff_max < visibility
+    options = cast(RetryOptions, run_job_item)
+    assert run_job_item.time_limit is not None and run_job_item.soft_time_limit is not None
+    assert run_job_item.time_limit < visibility and options.retry_backoff_max < visibility
     assert run_job_item.soft_time_limit < run_job_item.time_limit < job_items.stale_after().total_seconds()
-    assert (run_job_item.retry_backoff, run_job_item.retry_jitter, run_job_item.max_retries) == (2, True, MAX_RETRIES)
+    assert (options.retry_backoff, options.retry_jitter, run_job_item.max_retries) == (2, True, MAX_RETRIES)
     conf = run_job_item.app.conf
     assert conf.task_acks_late and conf.task_reject_on_worker_lost and conf.worker_prefetch_multiplier == 1
 
@@ -619,13 +633,16 @@ def test_it_keeps_the_database_connection_between_tasks_until_it_is_old() -> Non
     connection.ensure_connection()
     kept = connection.connection
     close_old_database_connections(task=run_job_item)  # task_prerun / task_postrun
-    assert connection.connection is kept and not connection.health_check_done
-    in_memory = connection.vendor == "sqlite" and connection.is_in_memory_db()
+    assert connection.connection is kept
+    assert not connection.health_check_done  # type: ignore[attr-defined]  # missing from django-stubs
+    in_memory = connection.vendor == "sqlite" and cast("SQLiteDatabaseWrapper", connection).is_in_memory_db()
     if not in_memory:  # Django never closes an in-memory SQLite database
         connection.close_at = 0  # past CONN_MAX_AGE (the next connect sets it again)
         close_old_database_connections(task=run_job_item)
         assert connection.connection is None
-    run_job_item.push_request(is_eager=True)  # inside its caller's transaction: left alone
+    run_job_item.push_request(  # type: ignore[call-arg]  # takes Context fields, not the task's args
+        is_eager=True  # inside its caller's transaction: left alone
+    )
     try:
         connection.ensure_connection()
         kept = connection.connection
@@ -667,7 +684,9 @@ def test_it_keeps_secrets_an_hour_while_the_job_runs_and_15_minutes_once_it_ends
 def test_it_lists_the_operators_jobs_with_their_counts(finished, operator_client, other_client) -> None:
     page = operator_client.get(reverse("users:jobs")).content.decode()
     assert reverse("users:job_detail", args=[finished.id]) in page
-    row = re.search(r'<tr data-testid="job-row">(.*?)</tr>', page, re.S).group(1)
+    match = re.search(r'<tr data-testid="job-row">(.*?)</tr>', page, re.S)
+    assert match is not None
+    row = match.group(1)
     cells = [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td>(.*?)</td>", row, re.S)]
     assert cells[1:6] == ["Add user wizard", "2", "2", "0", "0"]
     others = other_client.get(reverse("users:jobs")).content.decode()

@@ -102,8 +102,8 @@ def _imports_in(tree: ast.AST, package: str) -> list[_Import]:
             for child in node.orelse:  # the else branch does run
                 visit(child, guarded)
         else:
-            for child in ast.iter_child_nodes(node):
-                visit(child, guarded)
+            for inner in ast.iter_child_nodes(node):
+                visit(inner, guarded)
 
     visit(tree, False)
     return found

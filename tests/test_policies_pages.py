@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import cast
 from urllib.parse import quote
 
 import pytest
@@ -23,7 +24,7 @@ DOCUMENT = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action":
 def _customer_policy(iam, name: str, description: str = "") -> str:
     params = {"Description": description} if description else {}
     policy = iam.clients[0].create_policy(PolicyName=name, PolicyDocument=json.dumps(DOCUMENT), **params)
-    return policy["Policy"]["Arn"]
+    return cast(str, policy["Policy"]["Arn"])
 
 
 def _names(response) -> list[str]:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.iam.models import iam_backends
 
 from tests.faults import inject, instant_retries
@@ -177,7 +177,7 @@ def mutating(counts: Counter[str]) -> Counter[str]:
     return Counter({operation: n for operation, n in counts.items() if operation in MUTATING})
 
 
-def moto_password(name: str) -> str:
+def moto_password(name: str) -> str | None:
     """The console password moto stored for the user (IAM never reads one back)."""
     return iam_backends[DEFAULT_ACCOUNT_ID]["aws"].users[name].password
 
@@ -421,7 +421,8 @@ def test_it_never_creates_a_second_key_once_one_is_held(iam: IamGateway) -> None
 
 
 def test_it_waits_for_a_new_user_to_become_visible(iam: IamGateway) -> None:
-    progress, vault, sleeps = MemoryProgress(), MemoryVault(), []
+    progress, vault = MemoryProgress(), MemoryVault()
+    sleeps: list[float] = []
     message = "The user with name ivan cannot be found."
     with inject(iam, "CreateLoginProfile", "NoSuchEntity", status=404, times=2, message=message) as fault:
         assert run(iam, UserPlan("ivan", console_access=True), progress, vault, sleeps) is True
@@ -432,7 +433,8 @@ def test_it_waits_for_a_new_user_to_become_visible(iam: IamGateway) -> None:
 
 
 def test_it_gives_up_on_an_invisible_user_after_bounded_retries(iam: IamGateway) -> None:
-    progress, sleeps = MemoryProgress(), []
+    progress = MemoryProgress()
+    sleeps: list[float] = []
     with inject(iam, "CreateAccessKey", "NoSuchEntity", status=404, times=99) as fault:
         assert run(iam, UserPlan("ivan", programmatic_access=True), progress, MemoryVault(), sleeps) is False
     assert fault.hits == 6
@@ -441,7 +443,8 @@ def test_it_gives_up_on_an_invisible_user_after_bounded_retries(iam: IamGateway)
 
 
 def test_it_fails_at_once_when_a_planned_group_is_missing(iam: IamGateway) -> None:
-    progress, sleeps = MemoryProgress(), []
+    progress = MemoryProgress()
+    sleeps: list[float] = []
     plan = UserPlan("judy", groups=("no-such-group",), programmatic_access=True)
     assert run(iam, plan, progress, MemoryVault(), sleeps) is False
     assert sleeps == []
@@ -578,13 +581,14 @@ def test_it_names_the_steps_in_order_and_counts_managed_policies() -> None:
         "CreateAccessKey",
     ]
     assert plan.managed_policy_count() == 2
-    assert UserPlan("x", policy_arns=[DBA]).policy_arns == (DBA,)
+    assert UserPlan("x", policy_arns=[DBA]).policy_arns == (DBA,)  # type: ignore[arg-type]  # a list, on purpose
 
 
 def test_it_sends_a_throttled_create_access_key_again_in_process(iam: IamGateway) -> None:
     """IAM did not run a throttled request: sending it again is safe, and cheaper than a Celery
     retry. An unclear outcome (no answer) is still left to the reconciling retry."""
-    progress, vault, sleeps = MemoryProgress(done={"CreateUser": {}}), MemoryVault(), []
+    progress, vault = MemoryProgress(done={"CreateUser": {}}), MemoryVault()
+    sleeps: list[float] = []
     iam.create_user("gwen", tags={CREATED_BY_TAG: OURS})
     plan = UserPlan("gwen", programmatic_access=True)
     with inject(iam, "CreateAccessKey", "Throttling", times=3) as fault:

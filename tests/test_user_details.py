@@ -7,6 +7,7 @@ import re
 from urllib.parse import quote
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from tests.test_deletion import INLINE, _certificate, _raw, _ssh_key
@@ -18,7 +19,7 @@ READ_ONLY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
 DATABASE_ADMIN = "arn:aws:iam::aws:policy/job-function/DatabaseAdministrator"
 
 
-def _page(client, name: str, **params: str) -> str:
+def _page(client: Client, name: str, **params: str) -> str:
     response = client.get(reverse("users:detail", args=[name]), params)
     assert response.status_code == 200
     return response.content.decode()
@@ -26,7 +27,9 @@ def _page(client, name: str, **params: str) -> str:
 
 def _rows(html: str, testid: str) -> list[list[str]]:
     """The text of each cell, row by row, of the table with this data-testid."""
-    table = re.search(rf'data-testid="{testid}".*?<tbody>(.*?)</tbody>', html, re.S).group(1)
+    match = re.search(rf'data-testid="{testid}".*?<tbody>(.*?)</tbody>', html, re.S)
+    assert match is not None
+    table = match.group(1)
     rows = re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S)
     cells = [re.findall(r"<td[^>]*>(.*?)</td>", row, re.S) for row in rows]
     return [[" ".join(re.sub(r"<[^>]+>", " ", cell).split()) for cell in row] for row in cells]
@@ -134,7 +137,9 @@ def test_the_permissions_tab_filters_by_type_and_searches(iam, operator_client) 
 def test_it_shows_the_json_of_the_policy_the_operator_expands(iam, operator_client, key, expected) -> None:
     _user_with_policies(iam)
     html = _page(operator_client, "arthur", show=key)
-    document = re.search(r'data-testid="policy-json">(.*?)</pre>', html, re.S).group(1)
+    match = re.search(r'data-testid="policy-json">(.*?)</pre>', html, re.S)
+    assert match is not None
+    document = match.group(1)
     assert expected in document.replace("&quot;", '"')
     assert f"show={quote(key, safe='/')}" in html
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from django.urls import reverse
-from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.core.utils import utcnow
 from moto.iam.models import AccessKeyLastUsed, IAMBackend, iam_backends
 

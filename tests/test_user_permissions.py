@@ -8,6 +8,7 @@ import json
 import re
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from tests.faults import inject
@@ -64,7 +65,9 @@ def test_it_asks_to_confirm_the_removal_of_a_policy(iam, operator_client) -> Non
 def test_it_warns_that_removing_a_group_policy_removes_all_of_the_groups_policies(iam, operator_client) -> None:
     _arthur(iam)
     text = _text(operator_client.get(_url("permissions_remove"), {"key": DATABASE_ADMIN}))
-    warning = re.search(r'data-testid="group-warning">(.*?)</div>', text, re.S).group(1)
+    match = re.search(r'data-testid="group-warning">(.*?)</div>', text, re.S)
+    assert match is not None
+    warning = match.group(1)
     assert "removes arthur from group dbas" in warning
     assert re.findall(r"<li>(.*?)</li>", warning) == ["DatabaseAdministrator", "group-inline"]
 
@@ -139,7 +142,9 @@ def _add(client, name: str = "arthur", **data):
 def _token(client, name: str = "arthur") -> str:
     review = client.get(_url("permissions_add_review", name))
     assert review.status_code == 200
-    return re.search(r'name="token" value="([^"]+)"', review.content.decode()).group(1)
+    match = re.search(r'name="token" value="([^"]+)"', review.content.decode())
+    assert match is not None
+    return match.group(1)
 
 
 def _confirm(client, name: str = "arthur"):
@@ -183,7 +188,9 @@ def test_the_review_shows_what_will_be_done(iam, operator_client) -> None:
     _add(operator_client, option="group", groups=["devs"])
     text = _text(operator_client.get(_url("permissions_add_review")))
     assert "The following policies will be attached to this user." in text
-    summary = re.search(r'data-testid="review-permissions">(.*?)</table>', text, re.S).group(1)
+    match = re.search(r'data-testid="review-permissions">(.*?)</table>', text, re.S)
+    assert match is not None
+    summary = match.group(1)
     assert "<td>devs</td><td>Group</td><td>Permissions group</td>" in summary
     assert re.search(r'data-testid="review-groups">.*<td>devs</td><td>SecurityAudit</td>', text, re.S)
     assert ">Add permissions</button>" in text
@@ -202,7 +209,9 @@ def test_it_keeps_a_user_within_ten_groups(iam, operator_client) -> None:
     with CALLS.measure() as calls:
         response = _add(operator_client, option="group", groups=["g00", "g01"])
     assert response.status_code == 400
-    error = re.search(r'data-testid="groups-error">(.*?)</div>', _text(response)).group(1)
+    match = re.search(r'data-testid="groups-error">(.*?)</div>', _text(response))
+    assert match is not None
+    error = match.group(1)
     assert error == "A user can be a member of up to 10 groups: arthur is in 9, and 2 more would make 11."
     assert _mutations(calls) == 0 and len(iam.list_groups_for_user("arthur")) == 9
     assert _add(operator_client, option="group", groups=["g00"]).status_code == 302
@@ -215,7 +224,9 @@ def test_it_keeps_a_user_within_ten_managed_policies(iam, operator_client) -> No
         iam.attach_user_policy("arthur", arn)
     response = _add(operator_client, option="attach", policies=[READ_ONLY, BILLING])
     assert response.status_code == 400
-    error = re.search(r'data-testid="policies-error">(.*?)</div>', _text(response)).group(1)
+    match = re.search(r'data-testid="policies-error">(.*?)</div>', _text(response))
+    assert match is not None
+    error = match.group(1)
     assert error == "A user can have up to 10 managed policies attached: arthur has 9, and 2 more would make 11."
     assert len(iam.list_attached_user_policies("arthur")) == 9
     assert operator_client.get(_url("permissions_add_review")).status_code == 302  # no plan to review
@@ -297,9 +308,9 @@ def test_it_applies_only_the_plan_the_review_showed(iam, operator_client) -> Non
     assert _confirm_again_goes_back_to_the_options(operator_client)
 
 
-def _confirm_again_goes_back_to_the_options(client) -> bool:
+def _confirm_again_goes_back_to_the_options(client: Client) -> bool:
     response = client.post(_url("permissions_add_review"), {"token": "used"})
-    return response.status_code == 302 and response.url == _url("permissions_add")
+    return response.status_code == 302 and response["Location"] == _url("permissions_add")
 
 
 def test_previous_shows_the_choices_again(iam, operator_client) -> None:

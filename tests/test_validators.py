@@ -185,7 +185,9 @@ def test_it_accepts_values_of_letters_separators_numbers_and_the_tag_punctuation
 @given(st.text(TAG_CHARACTERS, max_size=20), NON_TAG_CHARACTERS, st.text(TAG_CHARACTERS, max_size=20))
 def test_it_rejects_any_other_character_in_a_key_or_a_value(before: str, bad: str, after: str) -> None:
     text = before + bad + after
-    assert TAG_KEY_CHARACTERS_MESSAGE in error(validate_tag_key, text)
+    messages = error(validate_tag_key, text)
+    assert messages is not None
+    assert TAG_KEY_CHARACTERS_MESSAGE in messages
     assert error(validate_tag_value, text) == [TAG_VALUE_CHARACTERS_MESSAGE]
 
 

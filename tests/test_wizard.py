@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from users.iam.counter import CALLS
@@ -15,7 +17,7 @@ DBA = "arn:aws:iam::aws:policy/job-function/DatabaseAdministrator"
 READ_ONLY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
 
 
-def step(client, name: str, data: dict, *, goto: str | None = None):
+def step(client, name: str, data: dict[str, Any], *, goto: str | None = None):
     payload = {f"{PREFIX}-current_step": name, **{f"{name}-{key}": value for key, value in data.items()}}
     if goto:
         payload["wizard_goto_step"] = goto

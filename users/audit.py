@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 
 from users.models import AuditEvent
 
 
 def record(
     *,
-    operator: AbstractBaseUser | None,
+    operator: User | None,
     action: str,
     target: str,
     parameters: dict[str, Any],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -16,7 +16,7 @@ def backend_label() -> str:
     if settings.IAM_BACKEND == "embedded":
         return "Embedded moto"
     if settings.IAM_BACKEND == "endpoint":
-        return settings.IAM_ENDPOINT_URL
+        return cast(str, settings.IAM_ENDPOINT_URL)  # settings.py reads it for this backend
     return "AWS account"
 
 

@@ -23,6 +23,7 @@ import json
 import time
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
+from typing import cast
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
@@ -138,7 +139,7 @@ def _open(token: object, fernet: MultiFernet, *, batch: str, operator_id: int, i
         raise CredentialsGone
     if payload["op"] != operator_id:
         raise NotYours
-    return payload["secret"]
+    return cast(dict[str, str], payload["secret"])
 
 
 def _cache_key(batch: str, item: str) -> str:

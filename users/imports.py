@@ -30,9 +30,9 @@ import itertools
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import IO
+from typing import IO, Any, cast
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -366,7 +366,12 @@ def _split(cell: str) -> list[str]:
 
 def _unique(names: list[str]) -> list[str]:
     seen: set[str] = set()
-    return [name for name in names if not (name.casefold() in seen or seen.add(name.casefold()))]
+    unique = []
+    for name in names:
+        if name.casefold() not in seen:
+            seen.add(name.casefold())
+            unique.append(name)
+    return unique
 
 
 def _quoted(names: list[str]) -> str:
@@ -376,7 +381,7 @@ def _quoted(names: list[str]) -> str:
 # --- The dry run and the confirmation --------------------------------------------------------
 
 
-def dry_run(file: IO[bytes], *, file_name: str, operator: AbstractBaseUser, gateway: IamGateway) -> UserImport:
+def dry_run(file: IO[bytes], *, file_name: str, operator: User, gateway: IamGateway) -> UserImport:
     """Read and check every row of `file` against the account; keep the outcome as a
     `UserImport` with its rows. Makes read-only IAM calls only. Raises ImportFileError (and
     keeps nothing) when the file as a whole is unusable; `IamError` when IAM cannot be read."""
@@ -420,14 +425,14 @@ def is_expired(upload: UserImport) -> bool:
     return timezone.now() - upload.created_at > PLAN_VALID_FOR
 
 
-def confirm(upload: UserImport, *, operator: AbstractBaseUser, session: SessionBase | None) -> Job:
+def confirm(upload: UserImport, *, operator: User, session: SessionBase | None) -> Job:
     """Start the job of a valid dry run: one item per row, in file order. Once only: a second
     confirmation (a double click, another tab) returns the job the first one started.
 
     Raises NotConfirmable for a dry run with errors or older than PLAN_VALID_FOR, and what
     `jobs.start_job` raises (JobQueueUnavailable, IamError), with nothing started.
     """
-    if upload.job_id:
+    if upload.job is not None:
         return upload.job
     if not upload.is_valid:
         raise NotConfirmable("Fix the rows with errors and upload the file again: nothing was created.")
@@ -442,7 +447,10 @@ def confirm(upload: UserImport, *, operator: AbstractBaseUser, session: SessionB
             if job is None:
                 raise NotConfirmable("This import is already being started.")
             return job
-        plans = [UserPlan.from_json(plan) for plan in upload.rows.filter(is_valid=True).values_list("plan", flat=True)]
+        plans = [
+            UserPlan.from_json(cast(dict[str, Any], plan))  # a valid row has a plan
+            for plan in upload.rows.filter(is_valid=True).values_list("plan", flat=True)
+        ]
         job = jobs.start_job(operator=operator, source=Job.Source.IMPORT, plans=plans, session=session)
         UserImport.objects.filter(pk=upload.pk).update(job=job)
     upload.job = job

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db.models import F, Max, Q, Value
@@ -206,7 +206,7 @@ class ItemProgress:
     def _latest(self, step: str) -> dict[str, Any] | None:
         for entry in reversed(self.item.steps):
             if entry["step"] == step:
-                return entry
+                return cast(dict[str, Any], entry)
         return None
 
     def is_done(self, step: str) -> bool:

@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.contrib.sessions.backends.base import SessionBase
 from django.db import transaction
 from django.db.models import Count, Q
@@ -64,7 +64,7 @@ class JobQueueUnavailable(Exception):
 @sensitive_variables("custom_password")
 def start_job(
     *,
-    operator: AbstractBaseUser,
+    operator: User,
     source: str,
     plans: Sequence[UserPlan],
     custom_password: str | None = None,
@@ -101,6 +101,7 @@ def start_job(
                 batch_size=BULK_BATCH,
             )
             if needs_custom:
+                assert custom_password  # checked above
                 credentials.put(
                     batch=str(job.id),
                     operator_id=operator.pk,
@@ -133,7 +134,12 @@ def check_queue() -> None:
     """Raise `JobQueueUnavailable` unless the broker answers (one quick connection)."""
     try:
         with tasks.run_job_item.app.connection_for_write() as connection:
-            connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0.2, timeout=3)
+            connection.ensure_connection(
+                max_retries=1,
+                interval_start=0,
+                interval_step=0.2,  # type: ignore[arg-type]  # kombu takes float seconds; its stubs say int
+                timeout=3,
+            )
     except (OperationalError, OSError) as error:
         log.warning("job queue unavailable: %s", error)
         raise JobQueueUnavailable from None
@@ -303,7 +309,7 @@ def read_credentials(job: Job, *, operator_id: int) -> list[CredentialsLine]:
     return lines
 
 
-def close_credentials(job: Job, *, operator: AbstractBaseUser) -> None:
+def close_credentials(job: Job, *, operator: User) -> None:
     """The operator pressed Close: stamp the job, then delete all its secrets (the custom
     password included). Audited without any value. Idempotent."""
     Job.objects.filter(pk=job.pk).update(credentials_closed_at=timezone.now())

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import User
 
 
 class AuditEvent(models.Model):
@@ -223,7 +223,7 @@ class ListPreferences(models.Model):
         return f"users list of {self.operator}"
 
     @classmethod
-    def of(cls, operator: AbstractBaseUser) -> ListPreferences:
+    def of(cls, operator: User) -> ListPreferences:
         """The operator's saved preferences, else the defaults (not saved)."""
         return cls.objects.filter(operator=operator).first() or cls(operator=operator)
 

@@ -375,9 +375,9 @@ class _Run:
         name, gateway = self.plan.user_name, self.gateway
         if previous_start is not None:
             # An earlier attempt may have created a key whose secret nobody holds.
-            for key in self._after_create_user(lambda: gateway.list_access_keys(name)):
+            for stale in self._after_create_user(lambda: gateway.list_access_keys(name)):
                 with contextlib.suppress(NoSuchEntity):
-                    gateway.delete_access_key(name, key.access_key_id)
+                    gateway.delete_access_key(name, stale.access_key_id)
         key = self._after_create_user(lambda: self._while_throttled(lambda: gateway.create_access_key(name)))
         self.vault.keep_access_key(key.access_key_id, key.secret_access_key)
         return key.access_key_id

@@ -14,6 +14,7 @@ The id travels in URLs; the secret never does.
 from __future__ import annotations
 
 import uuid
+from typing import cast
 
 from django.http import HttpRequest
 from django.views.decorators.debug import sensitive_variables
@@ -40,7 +41,7 @@ def keep(request: HttpRequest, *, user_name: str, kind: str, secret: dict[str, s
     retrieval_id = uuid.uuid4().hex
     credentials.put(
         batch=_batch(retrieval_id),
-        operator_id=request.user.pk,
+        operator_id=cast(int, request.user.pk),  # signed in (LoginRequiredMiddleware)
         item=kind,
         secret={**secret, "user_name": user_name},
     )
@@ -54,8 +55,9 @@ def read(request: HttpRequest, retrieval_id: str, *, kind: str, user_name: str) 
     (gone, expired, tampered, another session's or another user's: all look the same)."""
     if retrieval_id not in request.session.get(SESSION_KEY, []) or kind not in KINDS:
         raise credentials.CredentialsGone
+    operator_id = cast(int, request.user.pk)  # signed in (LoginRequiredMiddleware)
     try:
-        secret = credentials.take(batch=_batch(retrieval_id), operator_id=request.user.pk, item=kind)
+        secret = credentials.take(batch=_batch(retrieval_id), operator_id=operator_id, item=kind)
     except credentials.NotYours:
         raise credentials.CredentialsGone from None
     if secret.get("user_name") != user_name:

@@ -15,7 +15,7 @@ import logging
 import time
 import uuid
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol, cast
 
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
@@ -86,7 +86,7 @@ def enqueue(item_ids: Iterable[int]) -> int:
     time_limit=RUN_ITEM_TIME_LIMIT,
     soft_time_limit=RUN_ITEM_SOFT_TIME_LIMIT,
 )
-def run_job_item(self: Task, item_id: int) -> None:
+def run_job_item(self: Task[[int], None], item_id: int) -> None:
     """Create one user of a job: claim the item, run its plan's remaining steps, save the
     outcome (DONE, or FAILED with the failed step's error), and finish the job when it was the
     last one. A duplicate or late delivery finds nothing to claim and returns.
@@ -109,7 +109,7 @@ def run_job_item(self: Task, item_id: int) -> None:
         raise _retry(self, error) from error
 
 
-def _run(task: Task, item: JobItem) -> None:
+def _run(task: Task[[int], None], item: JobItem) -> None:
     job = item.job
     plan = UserPlan.from_json(item.plan)
     gateway = IamGateway.from_settings(operator=job.operator)
@@ -129,7 +129,7 @@ def _run(task: Task, item: JobItem) -> None:
                 created_by=job_items.created_by(item),
             )
     except RETRYABLE as error:
-        if task.request.retries >= task.max_retries:
+        if task.max_retries is not None and task.request.retries >= task.max_retries:
             job_items.finish_item(item, done=False, error=error)
             return
         job_items.requeue_item(item)
@@ -153,10 +153,10 @@ def _run(task: Task, item: JobItem) -> None:
 
 
 def _job_password_policy(job_id: Any, gateway: IamGateway) -> PasswordPolicy:
-    policy: PasswordPolicy = cache.get_or_set(
+    policy = cache.get_or_set(
         f"jobs:{job_id}:password-policy", gateway.get_password_policy, JOB_PASSWORD_POLICY_SECONDS
     )
-    return policy
+    return cast(PasswordPolicy, policy)
 
 
 def _requeue_soon(item: JobItem) -> None:
@@ -173,13 +173,23 @@ def _requeue_soon(item: JobItem) -> None:
             time.sleep(delay)
 
 
-def _retry(task: Task, error: Exception) -> Exception:
+class RetryOptions(Protocol):
+    """The retry options `shared_task(retry_backoff=…)` sets on a task, which celery-types
+    does not declare on `Task`."""
+
+    retry_backoff: int
+    retry_backoff_max: int
+    retry_jitter: bool
+
+
+def _retry(task: Task[[int], None], error: Exception) -> Exception:
     """The task's retry, after `retry_backoff * 2**retries` seconds at most (full jitter)."""
+    options = cast(RetryOptions, task)
     countdown = get_exponential_backoff_interval(
-        factor=task.retry_backoff,
+        factor=options.retry_backoff,
         retries=task.request.retries,
-        maximum=task.retry_backoff_max,
-        full_jitter=task.retry_jitter,
+        maximum=options.retry_backoff_max,
+        full_jitter=options.retry_jitter,
     )
     return task.retry(exc=error, countdown=countdown)
 
@@ -214,7 +224,7 @@ def start_sweeper(**kwargs: Any) -> None:
 
 @task_prerun.connect
 @task_postrun.connect
-def close_old_database_connections(task: Task, **kwargs: Any) -> None:
+def close_old_database_connections(task: Task[..., Any], **kwargs: Any) -> None:
     """Around each task, what Django does around each request: close a connection that is past
     CONN_MAX_AGE or unusable, and check the kept one's health before its first query (the
     Celery fixup's close after every task is turned off by CELERY_DB_REUSE_MAX). Not for an

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Group
 from playwright.sync_api import Browser, Page, sync_playwright
+from pytest_django.live_server_helper import LiveServer
 
 from users.iam.gateway import IamGateway
 from users.roles import OPERATORS
@@ -70,7 +71,7 @@ def screenshot(page: Page, request: pytest.FixtureRequest):
 
 
 @pytest.fixture
-def console(live_server, iam_server: str, settings) -> str:
+def console(live_server: LiveServer, iam_server: str, settings) -> str:
     """The live console pointed at the (freshly reset) moto server; returns its base URL."""
     settings.IAM_BACKEND = "endpoint"
     settings.IAM_ENDPOINT_URL = iam_server

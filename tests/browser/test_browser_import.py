@@ -9,7 +9,7 @@ import io
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import ConsoleMessage, Page, expect
+from playwright.sync_api import ConsoleMessage, FilePayload, Page, expect
 
 from users.exports import CSV_HEADER
 
@@ -30,7 +30,7 @@ new MutationObserver(() => {
 """
 
 
-def _file(rows: list[str]) -> dict:
+def _file(rows: list[str]) -> FilePayload:
     return {"name": "team.csv", "mimeType": "text/csv", "buffer": "\n".join([HEADER, *rows]).encode()}
 
 

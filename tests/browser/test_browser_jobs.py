@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from importlib import import_module
+from typing import cast
 from unittest import mock
 
 import pytest
@@ -25,7 +26,7 @@ CANARY = "Canary-Passw0rd!b9"
 def _browser_session(page: Page) -> SessionBase:
     """The signed-in browser's server-side session (the wizard binds jobs to the request's)."""
     key = next(c["value"] for c in page.context.cookies() if c["name"] == settings.SESSION_COOKIE_NAME)
-    return import_module(settings.SESSION_ENGINE).SessionStore(session_key=key)
+    return cast(SessionBase, import_module(settings.SESSION_ENGINE).SessionStore(session_key=key))
 
 
 def _start(page: Page, operator, *plans: UserPlan, custom_password: str | None = None) -> Job:
@@ -49,7 +50,7 @@ def _start_held(page: Page, operator, *plans: UserPlan, custom_password: str | N
 
 
 def _browser_state(page: Page) -> str:
-    storage = page.evaluate("() => JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage)])")
+    storage: str = page.evaluate("() => JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage)])")
     cookies = "".join(f"{c['name']}={c['value']}" for c in page.context.cookies())
     return storage + cookies + page.url
 

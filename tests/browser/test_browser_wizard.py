@@ -84,6 +84,7 @@ def test_it_creates_arthur_with_a_new_group_and_hands_over_his_credentials(
 
     # The sign-in email: no recipient, the AWS subject, no secret.
     href = page.get_by_role("link", name="Send email").get_attribute("href")
+    assert href is not None
     parts = urlsplit(href)
     query = parse_qs(parts.query)
     assert parts.scheme == "mailto" and parts.path == ""

@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import pytest
@@ -43,6 +43,7 @@ from django.conf import settings as django_settings
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import OperationalError
+from django.http import StreamingHttpResponse
 from django.test import Client
 from django.urls import resolve, reverse
 
@@ -152,7 +153,7 @@ def postgres_required(settings) -> None:
 @dataclass
 class WorkerProcess:
     name: str
-    process: subprocess.Popen
+    process: subprocess.Popen[bytes]
     log: Path
 
     def output(self) -> str:
@@ -331,7 +332,8 @@ def _credentials(client: Client, job: Job) -> dict[str, dict[str, str]]:
     response = client.get(reverse("users:job_credentials_csv", args=[job.id]))
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert isinstance(response, StreamingHttpResponse)
+    rows = list(csv.DictReader(io.StringIO(response.getvalue().decode())))
     by_name = {row["User name"]: row for row in rows}
     assert len(by_name) == len(rows), "a user appears twice in the credentials CSV"
     return by_name
@@ -355,7 +357,7 @@ def _keys(direct: Any, name: str) -> list[str]:
 
 def _login_profile(direct: Any, name: str) -> dict[str, Any] | None:
     try:
-        return direct.get_login_profile(UserName=name)["LoginProfile"]
+        return cast(dict[str, Any], direct.get_login_profile(UserName=name)["LoginProfile"])
     except direct.exceptions.NoSuchEntityException:
         return None
 

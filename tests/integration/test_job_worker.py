@@ -9,8 +9,9 @@ import io
 import json
 import pickle
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
+from typing import Any, cast
 from urllib.parse import quote, quote_plus
 
 import pytest
@@ -38,9 +39,9 @@ def redis_store(redis_cache: redis.Redis) -> redis.Redis:
 
 
 @pytest.fixture
-def published() -> Iterator[list[dict]]:
+def published() -> Iterator[list[dict[str, Any]]]:
     """Every task message sent while the test runs: its body and headers."""
-    messages: list[dict] = []
+    messages: list[dict[str, Any]] = []
 
     def record(sender=None, body=None, headers=None, **kwargs) -> None:
         messages.append({"task": sender, "body": body, "headers": headers})
@@ -79,6 +80,7 @@ def _redis_dump(client: redis.Redis) -> dict[bytes, list[bytes]]:
     dump: dict[bytes, list[bytes]] = {}
     for key in client.scan_iter("*"):
         kind = client.type(key)
+        values: Sequence[object]
         if kind == b"string":
             values = [client.get(key) or b""]
         elif kind == b"hash":
@@ -91,7 +93,7 @@ def _redis_dump(client: redis.Redis) -> dict[bytes, list[bytes]]:
             values = client.zrange(key, 0, -1)
         else:
             values = []
-        dump[key] = values
+        dump[key] = cast(list[bytes], values)  # bytes: the client does not decode responses
     return dump
 
 
@@ -136,7 +138,7 @@ def test_it_runs_a_job_on_a_real_worker_and_keeps_only_ciphertext_in_redis(
     secrets |= {row["Secret access key"] for row in rows}
     assert len(secrets) == 5 and {row["Password"] for row in rows} == {CANARY, rows[1]["Password"], ""}
 
-    leaks = []
+    leaks: list[bytes | str] = []
     dump = _redis_dump(redis_store)
     message_text = json.dumps(published, default=str).encode()
     database_text = json.dumps(

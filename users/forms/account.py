@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 
@@ -78,7 +78,7 @@ class PasswordPolicyForm(forms.Form):
         }
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = cast("dict[str, Any]", super().clean())  # Form.clean() returns cleaned_data
         if data.get("policy") != "custom":
             return data
         if data.get("minimum_length") is None and "minimum_length" not in self.errors:

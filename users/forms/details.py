@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 
@@ -22,7 +22,7 @@ class AddToGroupsForm(forms.Form):
 
     def __init__(self, *args: Any, available: Sequence[str], member_of: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["groups"].choices = [(name, name) for name in available]
+        cast(forms.MultipleChoiceField, self.fields["groups"]).choices = [(name, name) for name in available]
         self.member_of = member_of
 
     def clean_groups(self) -> list[str]:
@@ -37,7 +37,13 @@ class AddToGroupsForm(forms.Form):
         return groups
 
 
-class BaseManageTagsFormSet(forms.BaseFormSet):
+if TYPE_CHECKING:  # django-stubs' formsets are generic in their form; Django's take no subscript at runtime
+    _TagFormSet = forms.BaseFormSet[TagForm]
+else:
+    _TagFormSet = forms.BaseFormSet
+
+
+class BaseManageTagsFormSet(_TagFormSet):
     """Manage tags: the user's editable tags as rows, checked with IAM's rules as one set
     together with the tags the console keeps for itself (`kept`, not editable here)."""
 
@@ -63,6 +69,10 @@ class BaseManageTagsFormSet(forms.BaseFormSet):
         self.tags = {key: value for _, key, value in rows}
 
 
-ManageTagsFormSet = forms.formset_factory(
-    TagForm, formset=BaseManageTagsFormSet, extra=1, max_num=MAX_TAGS, validate_max=True, absolute_max=MAX_TAGS
+# formset_factory() subclasses `formset`; the stubs only say BaseFormSet.
+ManageTagsFormSet = cast(
+    "type[BaseManageTagsFormSet]",
+    forms.formset_factory(
+        TagForm, formset=BaseManageTagsFormSet, extra=1, max_num=MAX_TAGS, validate_max=True, absolute_max=MAX_TAGS
+    ),
 )

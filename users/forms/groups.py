@@ -4,7 +4,7 @@ name rules, case-insensitive uniqueness, 10 policies), Add users, Add permission
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -22,7 +22,12 @@ PAGE_SIZES = [(25, "25"), (50, "50"), (100, "100")]
 
 class ListSearchForm(forms.Form):
     q = forms.CharField(required=False, max_length=128, strip=True)
-    per_page = forms.TypedChoiceField(required=False, coerce=int, choices=PAGE_SIZES, empty_value=25)
+    per_page = forms.TypedChoiceField(
+        required=False,
+        coerce=int,
+        choices=PAGE_SIZES,
+        empty_value=25,  # type: ignore[arg-type]  # any value works; django-stubs allows only str | None
+    )
 
 
 class AddUsersForm(forms.Form):
@@ -33,7 +38,7 @@ class AddUsersForm(forms.Form):
     def __init__(self, *args: Any, candidates: list[UserSummary], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.candidates = candidates
-        self.fields["users"].choices = [(user.name, user.name) for user in candidates]
+        cast(forms.MultipleChoiceField, self.fields["users"]).choices = [(user.name, user.name) for user in candidates]
         self._group_counts = {user.name: len(user.groups) for user in candidates}
 
     def clean_users(self) -> list[str]:
@@ -55,7 +60,9 @@ class AddPoliciesForm(forms.Form):
     def __init__(self, *args: Any, candidates: list[Policy], attached: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.candidates, self.attached = candidates, attached
-        self.fields["policies"].choices = [(policy.arn, policy.name) for policy in candidates]
+        cast(forms.MultipleChoiceField, self.fields["policies"]).choices = [
+            (policy.arn, policy.name) for policy in candidates
+        ]
 
     @property
     def remaining(self) -> int:
@@ -78,7 +85,7 @@ class RemoveUsersForm(forms.Form):
 
     def __init__(self, *args: Any, members: list[IamUser], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["users"].choices = [(user.name, user.name) for user in members]
+        cast(forms.MultipleChoiceField, self.fields["users"]).choices = [(user.name, user.name) for user in members]
 
 
 class RemovePoliciesForm(forms.Form):
@@ -88,7 +95,9 @@ class RemovePoliciesForm(forms.Form):
 
     def __init__(self, *args: Any, attached: list[AttachedPolicy], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["policies"].choices = [(policy.arn, policy.name) for policy in attached]
+        cast(forms.MultipleChoiceField, self.fields["policies"]).choices = [
+            (policy.arn, policy.name) for policy in attached
+        ]
 
 
 # --- Delete groups ---------------------------------------------------------------------------
@@ -143,17 +152,19 @@ class NewGroupForm(forms.Form):
     def __init__(self, *args: Any, existing_groups: Collection[str], policies: list[Policy], **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.existing_groups = {name.casefold() for name in existing_groups}
-        self.fields["policies"].choices = [(policy.arn, policy.name) for policy in policies]
+        cast(forms.MultipleChoiceField, self.fields["policies"]).choices = [
+            (policy.arn, policy.name) for policy in policies
+        ]
 
     def clean_name(self) -> str:
-        name = self.cleaned_data["name"]
+        name: str = self.cleaned_data["name"]
         validate_group_name(name)
         if name.casefold() in self.existing_groups:
             raise forms.ValidationError("A group with this name already exists. Group names are not case sensitive.")
         return name
 
     def clean_policies(self) -> list[str]:
-        policies = self.cleaned_data["policies"]
+        policies: list[str] = self.cleaned_data["policies"]
         if len(policies) > MAX_MANAGED_POLICIES_PER_USER:
             raise forms.ValidationError("You can attach up to 10 policies to this user group.")
         return policies

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -55,7 +55,7 @@ class MfaCodesForm(forms.Form):
         return self._code("code_2")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = cast("dict[str, Any]", super().clean())  # Form.clean() returns cleaned_data
         if data.get("code_1") and data.get("code_1") == data.get("code_2"):
             self.add_error("code_2", "Wait for the next code: the two codes must be consecutive.")
         return data

@@ -5,7 +5,7 @@ policy (users/policy_documents.py) and Set permissions boundary."""
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -48,12 +48,12 @@ class AddPermissionsForm(PermissionsForm):
     ) -> None:
         super().__init__(*args, change_password_slot=False, **kwargs)
         del self.fields["boundary"], self.fields["boundary_policy"]
-        self.fields["option"].choices = [
+        cast(forms.ChoiceField, self.fields["option"]).choices = [
             ("group", "Add user to group"),
             ("copy", "Copy permissions"),
             ("attach", "Attach policies directly"),
         ]
-        self.user_name, self.boundary = user_name, boundary
+        self.user_name, self.current_boundary = user_name, boundary
         self.member_of, self.attached = set(member_of), set(attached)
         self._inline_documents = inline_documents
 
@@ -75,12 +75,13 @@ class AddPermissionsForm(PermissionsForm):
         if option is None:
             return data
         copied = data.get("copied")
+        inline: tuple[tuple[str, str], ...]
         groups, arns, inline, boundary = list(data["groups"]), list(data["policies"]), (), None
         if copied:
             groups = [group for group in copied.groups if group not in self.member_of]
             arns = [arn for arn in copied.policy_arns if arn not in self.attached]
             inline = self._new_inline_policies(copied.inline_policies)
-            boundary = copied.permissions_boundary if copied.permissions_boundary != self.boundary else None
+            boundary = copied.permissions_boundary if copied.permissions_boundary != self.current_boundary else None
         field = {"group": "groups", "attach": "policies"}.get(option, "copy_from")
         if field not in self.errors:
             self._check_quotas(field, groups, arns)
@@ -88,8 +89,8 @@ class AddPermissionsForm(PermissionsForm):
             self.add_error(field, self._nothing_message(option))
         data["plan"] = UserPlan(
             user_name=self.user_name,
-            groups=groups,
-            policy_arns=arns,
+            groups=tuple(groups),
+            policy_arns=tuple(arns),
             inline_policies=inline,
             permissions_boundary=boundary,
         )
@@ -158,7 +159,7 @@ class InlinePolicyForm(forms.Form):
         self.quota = MAX_USER_INLINE_POLICY_CHARS
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = cast("dict[str, Any]", super().clean())  # Form.clean() returns cleaned_data
         if self.errors:  # a field Django refused (a NUL character): nothing to check yet
             return data
         check = validate_inline_policy(data["name"], data["document"], existing=self.existing)

@@ -3,10 +3,11 @@ public keys. Every rule an operator can break is checked here, next to its field
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.http import QueryDict
 
 from users.forms.fields import custom_password_field, password_choice_field
 from users.iam.types import PasswordPolicy
@@ -108,10 +109,10 @@ class ConsoleAccessForm(forms.Form):
         self.password_requirements = password_requirements(password_policy)
         self.enabled = enabled
         if not enabled:  # nothing to disable
-            self.fields["console_access"].choices = [("enable", "Enable")]
+            cast(forms.ChoiceField, self.fields["console_access"]).choices = [("enable", "Enable")]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = cast("dict[str, Any]", super().clean())  # Form.clean() returns cleaned_data
         if data.get("console_access") != "enable":
             return data
         if data.get("password_type") != "custom":
@@ -139,6 +140,8 @@ class SshPublicKeyForm(forms.Form):
             return validate_ssh_public_key(self.cleaned_data["body"])
         except ValidationError:
             # Never render what was pasted back into the page: it may be a private key.
-            self.data = self.data.copy()
-            self.data["body"] = ""
+            # request.POST, or a plain dict: either copies to a mutable mapping.
+            data = cast("QueryDict | dict[str, Any]", self.data).copy()
+            data["body"] = ""
+            self.data = data
             raise

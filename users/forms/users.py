@@ -9,14 +9,19 @@ from django import forms
 from users.models import COLUMNS, ListPreferences
 from users.validators import is_valid_user_name
 
-if TYPE_CHECKING:
-    pass
+if TYPE_CHECKING:  # django-stubs' ModelForm is generic in its model; Django's takes no subscript at runtime
+    _ListPreferencesModelForm = forms.ModelForm[ListPreferences]
+else:
+    _ListPreferencesModelForm = forms.ModelForm
 
 
 class UserSearchForm(forms.Form):
     q = forms.CharField(required=False, max_length=128, strip=True)
     per_page = forms.TypedChoiceField(
-        required=False, coerce=int, choices=[(10, "10"), (25, "25"), (50, "50")], empty_value=25
+        required=False,
+        coerce=int,
+        choices=[(10, "10"), (25, "25"), (50, "50")],
+        empty_value=25,  # type: ignore[arg-type]  # any value works; django-stubs allows only str | None
     )
 
 
@@ -27,7 +32,7 @@ class KnownChoicesField(forms.MultipleChoiceField):
         return [item for item in self.to_python(value) if self.valid_value(item)]
 
 
-class ListPreferencesForm(forms.ModelForm):
+class ListPreferencesForm(_ListPreferencesModelForm):
     """The users list's preferences (the gear): page size and visible columns."""
 
     columns = KnownChoicesField(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 
@@ -79,7 +79,7 @@ class DetailsForm(forms.Form):
         return [self[f"user_name_{i}"] for i in range(MAX_USERS_PER_PASS)]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = cast("dict[str, Any]", super().clean())  # Form.clean() returns cleaned_data
         entered = {f"user_name_{i}": data.get(f"user_name_{i}") or "" for i in range(MAX_USERS_PER_PASS)}
         duplicates = duplicate_names(name for name in entered.values() if name)
         for field, name in entered.items():
@@ -154,13 +154,17 @@ class PermissionsForm(forms.Form):
         self.group_rows, self.user_rows, self.policy_rows = groups, users, policies
         self.change_password_slot = change_password_slot
         self._copy_permissions = copy_permissions
-        self.fields["groups"].choices = [(group.name, group.name) for group in groups]
-        self.fields["copy_from"].choices = [(user.name, user.name) for user in users]
-        self.fields["policies"].choices = [(policy.arn, policy.name) for policy in policies]
-        self.fields["boundary_policy"].choices = [(policy.arn, policy.name) for policy in policies]
+        cast(forms.MultipleChoiceField, self.fields["groups"]).choices = [(group.name, group.name) for group in groups]
+        cast(forms.ChoiceField, self.fields["copy_from"]).choices = [(user.name, user.name) for user in users]
+        cast(forms.MultipleChoiceField, self.fields["policies"]).choices = [
+            (policy.arn, policy.name) for policy in policies
+        ]
+        cast(forms.ChoiceField, self.fields["boundary_policy"]).choices = [
+            (policy.arn, policy.name) for policy in policies
+        ]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = cast("dict[str, Any]", super().clean())  # Form.clean() returns cleaned_data
         option = data.get("option")
         # Only the chosen option counts: the others' selections are dropped, as in the console.
         data["groups"] = data.get("groups", []) if option == "group" else []
@@ -201,7 +205,13 @@ class TagForm(forms.Form):
     value = forms.CharField(label="Value - optional", required=False, strip=False)
 
 
-class BaseTagFormSet(forms.BaseFormSet):
+if TYPE_CHECKING:  # django-stubs' formsets are generic in their form; Django's take no subscript at runtime
+    _TagFormSet = forms.BaseFormSet[TagForm]
+else:
+    _TagFormSet = forms.BaseFormSet
+
+
+class BaseTagFormSet(_TagFormSet):
     """Step 3 — Add tags (optional): the IAM tag rules, each error on its row."""
 
     def clean(self) -> None:
@@ -222,13 +232,17 @@ class BaseTagFormSet(forms.BaseFormSet):
         self.tags = tuple((key, value) for _, key, value in rows)
 
 
-TagFormSet = forms.formset_factory(
-    TagForm,
-    formset=BaseTagFormSet,
-    extra=1,
-    max_num=MAX_NEW_USER_TAGS,
-    validate_max=True,
-    absolute_max=MAX_NEW_USER_TAGS,
+# formset_factory() subclasses `formset`; the stubs only say BaseFormSet.
+TagFormSet = cast(
+    "type[BaseTagFormSet]",
+    forms.formset_factory(
+        TagForm,
+        formset=BaseTagFormSet,
+        extra=1,
+        max_num=MAX_NEW_USER_TAGS,
+        validate_max=True,
+        absolute_max=MAX_NEW_USER_TAGS,
+    ),
 )
 
 

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar, cast
 
 import boto3
 from botocore import xform_name
@@ -85,7 +85,8 @@ from users.iam.types import (
 from users.models import AuditEvent
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser
+    from django.contrib.auth.models import User
+    from mypy_boto3_iam import IAMClient
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -225,7 +226,8 @@ def _tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
 
 # --- Clients -------------------------------------------------------------------------------
 
-_Clients = tuple[BaseClient, BaseClient, BaseClient]
+# IAM, STS (no STS stubs installed: a plain BaseClient) and IAM again, for CreateAccessKey.
+_Clients: TypeAlias = "tuple[IAMClient, BaseClient, IAMClient]"
 _CLIENTS: dict[tuple[Any, ...], _Clients] = {}
 _CLIENTS_LOCK = threading.Lock()
 
@@ -240,15 +242,20 @@ def _build_clients(
             aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region
         )
 
-    def client(service: str, attempts: int) -> BaseClient:
+    def config(attempts: int) -> Config:
         # `total_max_attempts` counts the first attempt; in a Config, `max_attempts` counts
         # retries only (max_attempts=1 would still send CreateAccessKey twice).
-        retries = {"mode": "standard", "total_max_attempts": attempts}
-        config = Config(retries=retries, connect_timeout=connect_timeout, read_timeout=read_timeout)
-        return session.client(service, endpoint_url=endpoint, config=config)
+        return Config(
+            retries={"mode": "standard", "total_max_attempts": attempts},
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+        )
 
+    iam = session.client("iam", endpoint_url=endpoint, config=config(max_attempts))
+    sts: BaseClient = session.client("sts", endpoint_url=endpoint, config=config(max_attempts))
     # CreateAccessKey is not idempotent: the SDK must never resend it (RELIABILITY.md §2.2).
-    return client("iam", max_attempts), client("sts", max_attempts), client("iam", 1)
+    key = session.client("iam", endpoint_url=endpoint, config=config(1))
+    return iam, sts, key
 
 
 # --- The gateway ---------------------------------------------------------------------------
@@ -259,11 +266,11 @@ class IamGateway:
 
     def __init__(
         self,
-        iam_client: BaseClient,
+        iam_client: IAMClient,
         sts_client: BaseClient,
-        key_client: BaseClient,
+        key_client: IAMClient,
         *,
-        operator: AbstractBaseUser | None = None,
+        operator: User | None = None,
     ) -> None:
         self._iam, self._sts, self._key = iam_client, sts_client, key_client
         self.operator = operator
@@ -273,7 +280,7 @@ class IamGateway:
             CALLS.instrument(client)
 
     @classmethod
-    def from_settings(cls, *, operator: AbstractBaseUser | None = None) -> IamGateway:
+    def from_settings(cls, *, operator: User | None = None) -> IamGateway:
         """A gateway on the configured endpoint; the clients are built once per process."""
         config = (
             settings.IAM_ENDPOINT_URL,
@@ -295,7 +302,7 @@ class IamGateway:
             _CLIENTS.clear()
 
     @property
-    def clients(self) -> tuple[BaseClient, ...]:
+    def clients(self) -> _Clients:
         """The boto3 clients, for instrumentation (call counting, fault injection)."""
         return (self._iam, self._sts, self._key)
 
@@ -348,14 +355,16 @@ class IamGateway:
         except ValueError:  # no generation yet (or evicted): any new value will do
             cache.set(key, 1, None)
 
-    def _items(self, operation: str, key: str, **params: Any) -> list[dict[str, Any]]:
-        """Every item under `key`, across all pages of a read-only list operation."""
+    def _items(self, operation: str, key: str, **params: Any) -> list[Any]:
+        """Every item under `key`, across all pages of a read-only list operation: dicts, or
+        strings for the lists of names (PolicyNames, AccountAliases)."""
         return [item for page in self._pages(operation, **params) for item in page[key]]
 
     def _pages(self, operation: str, **params: Any) -> list[dict[str, Any]]:
         """Every page of a read-only list operation, for answers with several lists or a
         header (GetGroup's Group, ListEntitiesForPolicy's users, groups and roles)."""
-        paginator = self._iam.get_paginator(xform_name(operation))
+        client: BaseClient = self._iam  # paginators by operation name: the pages are untyped
+        paginator = client.get_paginator(xform_name(operation))
         with _translated(operation, self._iam, params):
             return list(paginator.paginate(**params, PaginationConfig={"PageSize": PAGE_SIZE}))
 
@@ -456,7 +465,7 @@ class IamGateway:
         CACHE_SECONDS late (or until `fresh`)."""
         key = self._cache_key(f"{name}:{cache.get(self._cache_key('generation'), 0)}")
         if not fresh and (cached := cache.get(key)) is not None:
-            return cached
+            return cast(T, cached)
         value = read()
         cache.set(key, value, CACHE_SECONDS)
         return value
@@ -815,6 +824,7 @@ class IamGateway:
         """A managed policy's description, which ListPolicies leaves out: one GetPolicy, then
         cached for DESCRIPTION_CACHE_SECONDS whatever the console changes."""
         key = self._cache_key("policy-description:" + hashlib.sha256(arn.encode()).hexdigest())
+        description: str | None
         if (description := cache.get(key)) is None:
             description = self.get_policy(arn).description
             cache.set(key, description, DESCRIPTION_CACHE_SECONDS)
@@ -826,7 +836,7 @@ class IamGateway:
         if version_id is None:
             version_id = self._call("GetPolicy", PolicyArn=arn)["Policy"]["DefaultVersionId"]
         version = self._call("GetPolicyVersion", PolicyArn=arn, VersionId=version_id)["PolicyVersion"]
-        return version["Document"]  # botocore decodes the URL-encoded JSON
+        return cast("dict[str, Any]", version["Document"])  # botocore decodes the URL-encoded JSON
 
     def list_entities_for_policy(self, arn: str) -> PolicyEntities:
         """The users, groups and roles the policy is attached to (one call per 1,000)."""

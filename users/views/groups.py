@@ -4,7 +4,8 @@ permissions, each with Add and Remove) and Delete."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
@@ -53,7 +54,7 @@ def _group_or_404(gateway: IamGateway, name: str) -> tuple[Group, list[IamUser]]
         raise Http404(f"No user group named {name}") from None
 
 
-def _apply(request: HttpRequest, steps: list[_Step], *, done: str, failed: str, gone_is_done: bool = False) -> None:
+def _apply(request: HttpRequest, steps: Sequence[_Step], *, done: str, failed: str, gone_is_done: bool = False) -> None:
     """Run each (label, call) in order until one fails, then say what was done and what was
     not. `gone_is_done`: for removals, NoSuchEntity means someone else removed it already."""
     succeeded: list[str] = []
@@ -74,7 +75,7 @@ def _apply(request: HttpRequest, steps: list[_Step], *, done: str, failed: str, 
 
 def _attach_steps(gateway: IamGateway, group: str, arns: list[str], policies: list[Policy]) -> list[_Step]:
     names = {policy.arn: policy.name for policy in policies}
-    return [(names[arn], lambda arn=arn: gateway.attach_group_policy(group, arn)) for arn in arns]
+    return [(names[arn], partial(gateway.attach_group_policy, group, arn)) for arn in arns]
 
 
 def group_list(request: HttpRequest) -> HttpResponse:
@@ -158,7 +159,7 @@ def group_add_users(request: HttpRequest, name: str) -> HttpResponse:
     candidates = [user for user in gateway.user_index(fresh=posted) if user.name not in in_group]
     form = AddUsersForm(request.POST if posted else None, candidates=candidates)
     if form.is_bound and form.is_valid():
-        steps = [(user, lambda user=user: gateway.add_user_to_group(name, user)) for user in form.cleaned_data["users"]]
+        steps = [(user, partial(gateway.add_user_to_group, name, user)) for user in form.cleaned_data["users"]]
         _apply(request, steps, done=f"Users added to {name}", failed="Could not add")
         return redirect("users:group_detail", name)
     context = {"group": group, "form": form}
@@ -173,9 +174,7 @@ def group_remove_users(request: HttpRequest, name: str) -> HttpResponse:
     form = RemoveUsersForm(request.POST, members=context["members"])
     if not form.is_valid():
         return render(request, "groups/detail.html", {**context, "remove_users": form}, status=400)
-    steps = [
-        (user, lambda user=user: gateway.remove_user_from_group(name, user)) for user in form.cleaned_data["users"]
-    ]
+    steps = [(user, partial(gateway.remove_user_from_group, name, user)) for user in form.cleaned_data["users"]]
     _apply(request, steps, done=f"Users removed from {name}", failed="Could not remove", gone_is_done=True)
     return redirect("users:group_detail", name)
 
@@ -208,9 +207,7 @@ def group_remove_policies(request: HttpRequest, name: str) -> HttpResponse:
     if not form.is_valid():
         return render(request, "groups/detail.html", {**context, "remove_policies": form}, status=400)
     names = {policy.arn: policy.name for policy in context["attached"]}
-    steps = [
-        (names[arn], lambda arn=arn: gateway.detach_group_policy(name, arn)) for arn in form.cleaned_data["policies"]
-    ]
+    steps = [(names[arn], partial(gateway.detach_group_policy, name, arn)) for arn in form.cleaned_data["policies"]]
     _apply(request, steps, done=f"Policies detached from {name}", failed="Could not detach", gone_is_done=True)
     return redirect("users:group_detail", name)
 

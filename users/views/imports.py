@@ -6,6 +6,7 @@ Operators only. A dry run is its uploader's alone: anyone else gets 404.
 from __future__ import annotations
 
 import uuid
+from typing import Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
@@ -22,7 +23,7 @@ from users.iam.gateway import IamGateway
 from users.models import UserImport
 from users.provisioning import UserPlan
 from users.roles import CHANGE_IAM
-from users.views.shortcuts import queue_unavailable
+from users.views.shortcuts import operator_for, queue_unavailable
 
 ROWS_PER_PAGE = 100
 RECENT_IMPORTS = 10
@@ -34,9 +35,10 @@ def import_users(request: HttpRequest) -> HttpResponse:
     form = ImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
-        gateway = IamGateway.from_settings(operator=request.user)
+        operator = operator_for(request)
+        gateway = IamGateway.from_settings(operator=operator)
         try:
-            dry_run = imports.dry_run(upload.file, file_name=upload.name, operator=request.user, gateway=gateway)
+            dry_run = imports.dry_run(upload.file, file_name=upload.name, operator=operator, gateway=gateway)
         except imports.ImportFileError as error:
             form.add_error("file", str(error))
         except IamError as error:
@@ -47,7 +49,7 @@ def import_users(request: HttpRequest) -> HttpResponse:
         "form": form,
         "columns": imports.COLUMNS,
         "max_rows": imports.MAX_ROWS,
-        "recent": UserImport.objects.filter(operator=request.user).select_related("job")[:RECENT_IMPORTS],
+        "recent": UserImport.objects.filter(operator=operator_for(request)).select_related("job")[:RECENT_IMPORTS],
     }
     return render(request, "users/import/upload.html", context, status=400 if form.errors else 200)
 
@@ -63,7 +65,7 @@ def import_template(request: HttpRequest) -> HttpResponse:
 @require_GET
 @permission_required(CHANGE_IAM, raise_exception=True)
 def import_plan(request: HttpRequest, import_id: uuid.UUID) -> HttpResponse:
-    upload = get_object_or_404(UserImport, pk=import_id, operator=request.user)
+    upload = get_object_or_404(UserImport, pk=import_id, operator=operator_for(request))
     only_errors = request.GET.get("show") != "all" and upload.rows_invalid > 0
     rows = upload.rows.filter(is_valid=False) if only_errors else upload.rows.all()
     page = Paginator(rows, ROWS_PER_PAGE).get_page(request.GET.get("page"))
@@ -77,7 +79,8 @@ def import_plan(request: HttpRequest, import_id: uuid.UUID) -> HttpResponse:
         "console_count": valid.filter(plan__console_access=True).count(),
         "key_count": valid.filter(plan__programmatic_access=True).count(),
         "sample": sample,
-        "sample_cli": UserPlan.from_json(sample.plan).cli_commands() if sample else [],
+        # A valid row always holds its plan.
+        "sample_cli": UserPlan.from_json(cast("dict[str, Any]", sample.plan)).cli_commands() if sample else [],
         "expired": imports.is_expired(upload),
         "expires_at": upload.created_at + imports.PLAN_VALID_FOR,
     }
@@ -87,9 +90,10 @@ def import_plan(request: HttpRequest, import_id: uuid.UUID) -> HttpResponse:
 @require_POST
 @permission_required(CHANGE_IAM, raise_exception=True)
 def import_confirm(request: HttpRequest, import_id: uuid.UUID) -> HttpResponse:
-    upload = get_object_or_404(UserImport, pk=import_id, operator=request.user)
+    operator = operator_for(request)
+    upload = get_object_or_404(UserImport, pk=import_id, operator=operator)
     try:
-        job = imports.confirm(upload, operator=request.user, session=request.session)
+        job = imports.confirm(upload, operator=operator, session=request.session)
     except imports.NotConfirmable as error:
         messages.error(request, str(error))
         return redirect("users:import_plan", import_id=upload.id)

@@ -31,7 +31,7 @@ from users.exports import credentials_csv
 from users.models import Job, JobItem
 from users.provisioning import UserPlan
 from users.roles import CHANGE_IAM
-from users.views.shortcuts import queue_unavailable
+from users.views.shortcuts import operator_for, queue_unavailable
 
 ITEMS_PER_PAGE = 100
 JOBS_PER_PAGE = 25
@@ -138,7 +138,7 @@ def job_credentials(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
 @require_GET
 @never_cache
 @sensitive_variables("lines", "rows")
-def job_credentials_csv(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+def job_credentials_csv(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse | StreamingHttpResponse:
     job = _job_for(request, job_id)
     lines = _lines_or_none(job, request)
     if lines is None:
@@ -155,7 +155,7 @@ def job_credentials_csv(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse
 @never_cache
 def job_close(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     job = _job_for(request, job_id)
-    jobs.close_credentials(job, operator=request.user)
+    jobs.close_credentials(job, operator=operator_for(request))
     messages.info(request, "The new users' credentials are closed and can no longer be retrieved.")
     response = redirect("users:list")
     response["Clear-Site-Data"] = '"cache"'
@@ -190,7 +190,7 @@ def _lines_or_none(job: Job, request: HttpRequest) -> list[jobs.CredentialsLine]
     if not jobs.is_bound_to_session(request.session, job):
         raise Http404("No such job")
     try:
-        return jobs.read_credentials(job, operator_id=request.user.pk)
+        return jobs.read_credentials(job, operator_id=operator_for(request).pk)
     except credentials.NotYours:
         raise Http404("No such job") from None
     except credentials.CredentialsGone:

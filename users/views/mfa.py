@@ -31,7 +31,7 @@ def mfa_device_remove(request: HttpRequest, name: str) -> HttpResponse:
     if device is None:
         raise Http404(f"{name} has no such MFA device")
     if request.method == "GET":
-        return render(request, "users/credentials/remove_mfa_device.html", {"name": name, "device": device})
+        return render(request, "users/security/remove_mfa_device.html", {"name": name, "device": device})
     try:
         gateway.deactivate_mfa_device(name, serial)
         if device.is_virtual:
@@ -74,7 +74,7 @@ def mfa_device_assign(request: HttpRequest, name: str) -> HttpResponse:
             )
             return redirect("users:mfa_device_codes", name=name, retrieval_id=retrieval)
     context = {"iam_user": details.user, "form": form}
-    return render(request, "users/credentials/mfa_assign.html", context, status=400 if form.is_bound else 200)
+    return render(request, "users/security/mfa_assign.html", context, status=400 if form.is_bound else 200)
 
 
 @require_http_methods(["GET", "POST"])
@@ -86,7 +86,7 @@ def mfa_device_codes(request: HttpRequest, name: str, retrieval_id: str) -> Http
     try:
         secret = retrievals.read(request, retrieval_id, kind=retrievals.MFA_SEED, user_name=name)
     except credentials.CredentialsGone:
-        return render(request, "users/credentials/gone.html", {"name": name}, status=410)
+        return render(request, "users/security/gone.html", {"name": name}, status=410)
     gateway = gateway_for(request)
     serial = secret["serial_number"]
     if request.method == "POST" and "cancel" in request.POST:
@@ -110,7 +110,7 @@ def mfa_device_codes(request: HttpRequest, name: str, retrieval_id: str) -> Http
         # moto answers random bytes where IAM gives a PNG: show the secret key only then.
         "qr_code": secret["qr_code_png"] if png.startswith(PNG_SIGNATURE) else None,
     }
-    return render(request, "users/credentials/mfa_codes.html", context, status=400 if form.is_bound else 200)
+    return render(request, "users/security/mfa_codes.html", context, status=400 if form.is_bound else 200)
 
 
 def _cancel_mfa_assignment(

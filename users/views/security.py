@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
@@ -38,18 +38,21 @@ from users.views.shortcuts import changes_iam, gateway_for, read_user, report_fa
 
 MAX_ACCESS_KEYS = 2
 ACCESS_KEY_ID_RE = re.compile(r"[A-Z0-9]{16,128}")
-STATUSES = {"Active": "activated", "Inactive": "deactivated"}
+CredentialStatus = Literal["Active", "Inactive"]
+STATUSES: dict[CredentialStatus, str] = {"Active": "activated", "Inactive": "deactivated"}
 
 
 # --- Access keys -----------------------------------------------------------------------------
 
 
 @method_decorator([changes_iam, never_cache], name="dispatch")
-class CreateAccessKeyWizard(SessionWizardView):
+class CreateAccessKeyWizard(SessionWizardView):  # type: ignore[misc]  # formtools has no type information
     """Create access key: use case → description tag → the key, shown once (retrieve page)."""
 
+    request: HttpRequest
+
     form_list = [("use_case", AccessKeyUseCaseForm), ("description", AccessKeyDescriptionForm)]
-    template_name = "users/credentials/create_access_key.html"
+    template_name = "users/security/create_access_key.html"
 
     def get_prefix(self, request: HttpRequest, *args: Any, **kwargs: Any) -> str:
         return f"create_access_key:{kwargs['name']}"  # one wizard per user, side by side
@@ -60,10 +63,11 @@ class CreateAccessKeyWizard(SessionWizardView):
         if len(self.details.keys) >= MAX_ACCESS_KEYS:
             messages.error(request, "This user already has 2 access keys, the most IAM allows: delete one first.")
             return redirect(security_tab_url(kwargs["name"]))
-        return super().dispatch(request, *args, **kwargs)
+        response: HttpResponse = super().dispatch(request, *args, **kwargs)
+        return response
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        response = super().get(request, *args, **kwargs)  # resets the wizard's storage
+        response: HttpResponse = super().get(request, *args, **kwargs)  # resets the wizard's storage
         rotating = request.GET.get("rotate", "")
         if rotating in self.details.key_ids:  # the key a rotation replaces, for its next steps
             self.storage.extra_data = {"rotate": rotating}
@@ -73,7 +77,7 @@ class CreateAccessKeyWizard(SessionWizardView):
         return {"tag_count": len(self.details.user.tags)} if step == "description" else {}
 
     def get_context_data(self, form: Any, **kwargs: Any) -> dict[str, Any]:
-        context = super().get_context_data(form=form, **kwargs)
+        context: dict[str, Any] = super().get_context_data(form=form, **kwargs)
         context.update(iam_user=self.details.user, use_cases=USE_CASES)
         return context
 
@@ -146,7 +150,7 @@ def access_key_delete(request: HttpRequest, name: str, key_id: str) -> HttpRespo
         "error": error,
         "rotation": bool(request.GET.get("rotation") or request.POST.get("rotation")),
     }
-    return render(request, "users/credentials/delete_access_key.html", context, status=400 if error else 200)
+    return render(request, "users/security/delete_access_key.html", context, status=400 if error else 200)
 
 
 def access_key_rotate(request: HttpRequest, name: str, key_id: str) -> HttpResponse:
@@ -163,7 +167,7 @@ def access_key_rotate(request: HttpRequest, name: str, key_id: str) -> HttpRespo
         "new": newer[0] if newer and old is not None else None,
         "room": len(details.keys) < MAX_ACCESS_KEYS,
     }
-    return render(request, "users/credentials/rotate_access_key.html", context)
+    return render(request, "users/security/rotate_access_key.html", context)
 
 
 # --- Console access --------------------------------------------------------------------------
@@ -188,7 +192,7 @@ def console_access(request: HttpRequest, name: str) -> HttpResponse:
         password = data["custom_password"] if data["password_type"] == "custom" else generate_password(policy)
         return _set_password(request, gateway, details, password, reset=data["reset_required"], policy=policy)
     context = {"iam_user": details.user, "form": form, "enabled": enabled}
-    return render(request, "users/credentials/console_access.html", context, status=400 if form.is_bound else 200)
+    return render(request, "users/security/console_access.html", context, status=400 if form.is_bound else 200)
 
 
 def _disable_console(request: HttpRequest, gateway: IamGateway, name: str) -> HttpResponse:
@@ -243,7 +247,7 @@ def retrieve(request: HttpRequest, name: str, kind: str, retrieval_id: str) -> H
     try:
         secret = retrievals.read(request, retrieval_id, kind=kind, user_name=name)
     except credentials.CredentialsGone:
-        return render(request, "users/credentials/gone.html", {"name": name}, status=410)
+        return render(request, "users/security/gone.html", {"name": name}, status=410)
     account = gateway_for(request).cached_account_info()
     context: dict[str, Any] = {"name": name, "kind": kind, "secret": secret, "retrieval_id": retrieval_id}
     if kind == retrievals.PASSWORD:
@@ -253,11 +257,11 @@ def retrieve(request: HttpRequest, name: str, kind: str, retrieval_id: str) -> H
             user_name=name,
             reset_required=bool(secret.get("reset")),
         )
-    return render(request, "users/credentials/retrieve.html", context)
+    return render(request, "users/security/retrieve.html", context)
 
 
 @never_cache
-def retrieve_csv(request: HttpRequest, name: str, kind: str, retrieval_id: str) -> HttpResponse:
+def retrieve_csv(request: HttpRequest, name: str, kind: str, retrieval_id: str) -> HttpResponse | StreamingHttpResponse:
     """The new secret as our credentials CSV (with the User name column, so that `aws
     configure import` reads it: FEATURES.md §2F)."""
     if kind not in SHOWN_ONCE:
@@ -265,7 +269,7 @@ def retrieve_csv(request: HttpRequest, name: str, kind: str, retrieval_id: str) 
     try:
         secret = retrievals.read(request, retrieval_id, kind=kind, user_name=name)
     except credentials.CredentialsGone:
-        return render(request, "users/credentials/gone.html", {"name": name}, status=410)
+        return render(request, "users/security/gone.html", {"name": name}, status=410)
     row = CredentialRow(
         user_name=name,
         password=secret.get("password"),
@@ -313,14 +317,14 @@ def ssh_key_upload(request: HttpRequest, name: str) -> HttpResponse:
                 messages.success(request, f"SSH public key {key.key_id} uploaded.")
                 return redirect(security_tab_url(name))
     context = {"iam_user": details.user, "form": form}
-    return render(request, "users/credentials/ssh_key_upload.html", context, status=400 if form.is_bound else 200)
+    return render(request, "users/security/ssh_key_upload.html", context, status=400 if form.is_bound else 200)
 
 
 def ssh_key_show(request: HttpRequest, name: str, key_id: str) -> HttpResponse:
     gateway = gateway_for(request)
     _credential_of(KINDS["ssh-key"], gateway, name, key_id)
     body = gateway.get_ssh_public_key_body(name, key_id)
-    return render(request, "users/credentials/ssh_key_show.html", {"name": name, "key_id": key_id, "body": body})
+    return render(request, "users/security/ssh_key_show.html", {"name": name, "key_id": key_id, "body": body})
 
 
 # --- Status and deletion, for each kind of credential ----------------------------------------
@@ -333,7 +337,7 @@ class CredentialKind:
     label: str  # as the messages name it: "Access key AKIA…"
     items: Callable[[IamGateway, str], list[Any]]
     item_id: Callable[[Any], str]
-    update: Callable[[IamGateway, str, str, str], None]
+    update: Callable[[IamGateway, str, str, CredentialStatus], None]
     delete: Callable[[IamGateway, str, str], None] | None = None  # None: a view of its own
 
 
@@ -431,4 +435,4 @@ def credential_delete(request: HttpRequest, name: str, kind: str, credential_id:
             return redirect(security_tab_url(name))
         messages.success(request, f"{label} deleted.")
         return redirect(security_tab_url(name))
-    return render(request, "users/credentials/delete_credential.html", {"name": name, "label": label})
+    return render(request, "users/security/delete_credential.html", {"name": name, "label": label})

@@ -1,8 +1,10 @@
-"""What views share: the operator's gateway, a user read or 404, the permission check for
-changes, the failure message, and the answer when the job queue is down. Views import this,
-never each other."""
+"""What views share: the signed-in operator and their gateway, a user read or 404, the
+permission check for changes, the failure message, and the answer when the job queue is down.
+Views import this, never each other."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
@@ -17,13 +19,22 @@ from users.roles import CHANGE_IAM
 from users.user_details import UserDetails
 from users.validators import is_valid_user_name
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 # For the views that change IAM: viewers get 403.
 changes_iam = permission_required(CHANGE_IAM, raise_exception=True)
 
 
+def operator_for(request: HttpRequest) -> User:
+    """The signed-in operator. LoginRequiredMiddleware lets no anonymous request reach a view
+    (other than a `login_not_required` one), so `request.user` is a `User` here."""
+    return cast("User", request.user)
+
+
 def gateway_for(request: HttpRequest) -> IamGateway:
     """The gateway, auditing under the signed-in operator."""
-    return IamGateway.from_settings(operator=request.user)
+    return IamGateway.from_settings(operator=operator_for(request))
 
 
 def read_user(gateway: IamGateway, name: str) -> UserDetails:

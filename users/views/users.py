@@ -26,7 +26,7 @@ from users.iam.types import AccessKey, CredentialReport, UserSummary
 from users.list_columns import rows
 from users.models import Column, ListPreferences
 from users.roles import CHANGE_IAM
-from users.views.shortcuts import gateway_for
+from users.views.shortcuts import gateway_for, operator_for
 
 ACCESS_KEY_ID_RE = re.compile(r"(AKIA|ASIA)[A-Z0-9]{12,124}")
 
@@ -69,7 +69,7 @@ def _save_list_preferences(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "Those preferences cannot be saved.")
         return redirect("users:list")
-    ListPreferences.objects.update_or_create(operator=request.user, defaults=form.cleaned_data)
+    ListPreferences.objects.update_or_create(operator=operator_for(request), defaults=form.cleaned_data)
     messages.success(request, "Preferences saved.")
     return redirect("users:list")
 
@@ -79,7 +79,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
     """One page of IAM users in the operator's columns; POST saves the operator's preferences."""
     if request.method == "POST":
         return _save_list_preferences(request)
-    preferences = ListPreferences.of(request.user)
+    preferences = ListPreferences.of(operator_for(request))
     data = request.GET.copy()
     data.setdefault("per_page", str(preferences.per_page))
     form = UserSearchForm(data)

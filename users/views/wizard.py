@@ -33,7 +33,7 @@ from users.iam.gateway import IamGateway
 from users.iam.types import PasswordPolicy
 from users.models import Job
 from users.provisioning import CHANGE_PASSWORD_POLICY_ARN, UserPlan, copy_permissions, needs_change_password_policy
-from users.views.shortcuts import queue_unavailable
+from users.views.shortcuts import operator_for, queue_unavailable
 
 STEPS = [
     ("details", DetailsForm),
@@ -83,15 +83,16 @@ def build_plans(
     ]
 
 
-class AddUserWizard(SessionWizardView):
+class AddUserWizard(SessionWizardView):  # type: ignore[misc]  # formtools has no type information
     form_list = STEPS
+    request: HttpRequest
 
     def get_template_names(self) -> list[str]:
         return [f"users/wizard/{self.steps.current}.html"]
 
     @cached_property
     def gateway(self) -> IamGateway:
-        return IamGateway.from_settings(operator=self.request.user)
+        return IamGateway.from_settings(operator=operator_for(self.request))
 
     @cached_property
     def password_policy(self) -> PasswordPolicy:
@@ -124,7 +125,7 @@ class AddUserWizard(SessionWizardView):
 
     def process_step(self, form: Any) -> QueryDict:
         """Keep step data as formtools does, but with a custom password sealed."""
-        data = super().process_step(form)
+        data: QueryDict = super().process_step(form)
         if self.steps.current == "details" and form.cleaned_data.get("password"):
             data = data.copy()
             data[form.add_prefix("custom_password")] = ""
@@ -136,12 +137,14 @@ class AddUserWizard(SessionWizardView):
         form = self.get_form(data=self.request.POST, files=self.request.FILES)
         if form.is_valid():
             self.storage.set_step_data(self.steps.current, self.process_step(form))
-        return super().render_goto_step(goto_step, **kwargs)
+        response: HttpResponse = super().render_goto_step(goto_step, **kwargs)
+        return response
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if self.steps.current == "permissions" and "create_group" in request.POST:
             return self._create_group()
-        return super().post(request, *args, **kwargs)
+        response: HttpResponse = super().post(request, *args, **kwargs)
+        return response
 
     def _create_group(self) -> HttpResponse:
         """The Create group dialog: create it in IAM, then show step 2 again with the new
@@ -167,7 +170,8 @@ class AddUserWizard(SessionWizardView):
                 selected.append(name)
                 new_group = NewGroupForm(prefix="new_group", existing_groups=(), policies=policies)
         form = self.get_form(data=self._permissions_data(selected))
-        return self.render(form, new_group=new_group)
+        response: HttpResponse = self.render(form, new_group=new_group)
+        return response
 
     def _permissions_data(self, selected_groups: list[str]) -> QueryDict:
         data = self.request.POST.copy()
@@ -176,7 +180,7 @@ class AddUserWizard(SessionWizardView):
         return data
 
     def get_context_data(self, form: Any, **kwargs: Any) -> dict[str, Any]:
-        context = super().get_context_data(form=form, **kwargs)
+        context: dict[str, Any] = super().get_context_data(form=form, **kwargs)
         context["step_titles"] = STEP_TITLES
         if self.steps.current == "details":
             context["password_requirements"] = form.password_requirements
@@ -221,7 +225,7 @@ class AddUserWizard(SessionWizardView):
         )
         try:
             job = jobs.start_job(
-                operator=self.request.user,
+                operator=operator_for(self.request),
                 source=Job.Source.WIZARD,
                 plans=plans,
                 custom_password=details.get("password") if details["console_password"] == "custom" else None,
@@ -237,7 +241,7 @@ class AddUserWizard(SessionWizardView):
         deadline = time.monotonic() + SUBMISSION_WAIT_SECONDS
         while not (job_id := cache.get(submission)) and time.monotonic() < deadline:
             time.sleep(0.1)
-        if job := Job.objects.filter(pk=job_id or None, operator=self.request.user).first():
+        if job_id and (job := Job.objects.filter(pk=job_id, operator=operator_for(self.request)).first()):
             # Both requests save the session; bind here too so that neither save loses it.
             jobs.bind_to_session(self.request.session, job)
             return redirect("users:job_detail", job_id=job.id)

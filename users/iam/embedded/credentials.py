@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 import string
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict, cast
 
 from moto.core.responses import ActionResult, EmptyResult
 from moto.iam.exceptions import DeleteConflictException, LimitExceededException, NoSuchEntity
@@ -26,19 +26,38 @@ _ID_CHARACTERS = string.ascii_uppercase + string.digits
 _moto_delete_user = IAMBackend.delete_user
 
 
-def _store(backend: IAMBackend) -> dict[str, list[dict[str, Any]]]:
+class _Credential(TypedDict):
+    """A credential as kept (in the snapshot too) and listed; without its password."""
+
+    CreateDate: datetime
+    ServiceName: str
+    ServiceUserName: str
+    ServiceSpecificCredentialId: str
+    UserName: str
+    Status: str
+
+
+if TYPE_CHECKING:
+
+    class _BackendWithCredentials(IAMBackend):
+        """moto's IAM backend with this module's store (see `_store`)."""
+
+        service_specific_credentials: dict[str, list[_Credential]]
+
+
+def _store(backend: IAMBackend) -> dict[str, list[_Credential]]:
     """The account's credentials by user name (created on first use: older snapshots lack it)."""
-    if not hasattr(backend, "service_specific_credentials"):
-        backend.service_specific_credentials = {}
-    store: dict[str, list[dict[str, Any]]] = backend.service_specific_credentials
-    return store
+    extended = cast("_BackendWithCredentials", backend)
+    if not hasattr(extended, "service_specific_credentials"):
+        extended.service_specific_credentials = {}
+    return extended.service_specific_credentials
 
 
 def _password() -> str:
     return secrets.token_urlsafe(30)
 
 
-def _find(backend: IAMBackend, user_name: str, credential_id: str) -> dict[str, Any]:
+def _find(backend: IAMBackend, user_name: str, credential_id: str) -> _Credential:
     user = backend.get_user(user_name)
     for credential in _store(backend).get(user.name, []):
         if credential["ServiceSpecificCredentialId"] == credential_id:
@@ -54,7 +73,7 @@ def create(self: IamResponse) -> ActionResult:
         raise LimitExceededException(
             f"Cannot exceed quota for ServiceSpecificCredentialsPerUserPerService: {MAX_PER_SERVICE}"
         )
-    credential = {
+    credential: _Credential = {
         "CreateDate": datetime.now(UTC),
         "ServiceName": service,
         "ServiceUserName": f"{user.name}-at-{self.backend.account_id}",
@@ -99,9 +118,11 @@ def delete_user(self: IAMBackend, user_name: str) -> None:
 
 
 def install() -> None:
-    IamResponse.create_service_specific_credential = create
-    IamResponse.list_service_specific_credentials = list_
-    IamResponse.update_service_specific_credential = update
-    IamResponse.reset_service_specific_credential = reset
-    IamResponse.delete_service_specific_credential = delete
-    IAMBackend.delete_user = delete_user
+    # Patching moto's classes in place is this module's purpose: mypy cannot see the actions
+    # added (attr-defined) and forbids assigning to a method (method-assign).
+    IamResponse.create_service_specific_credential = create  # type: ignore[attr-defined]
+    IamResponse.list_service_specific_credentials = list_  # type: ignore[attr-defined]
+    IamResponse.update_service_specific_credential = update  # type: ignore[attr-defined]
+    IamResponse.reset_service_specific_credential = reset  # type: ignore[attr-defined]
+    IamResponse.delete_service_specific_credential = delete  # type: ignore[attr-defined]
+    IAMBackend.delete_user = delete_user  # type: ignore[method-assign]

@@ -14,10 +14,11 @@ IAM's case-insensitive lookup.
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING, cast
 
 import moto
 import moto.iam.models
-from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.core.responses import ActionResult, EmptyResult
 from moto.core.serialize import never_return
 from moto.core.utils import utcnow
@@ -33,6 +34,36 @@ from moto.iam.responses import IamResponse
 
 from users.iam.embedded import credentials as embedded_credentials
 from users.iam.embedded import report as embedded_report
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    class _ExtendedUser(User):
+        """A moto user with the attributes the extensions below give it."""
+
+        permissions_boundary_arn: str | None
+        password_last_changed: datetime  # read by users/iam/embedded/report.py
+
+    class _ExtendedBackend(IAMBackend):
+        """moto's IAM backend with the extensions below, as the responses below call it."""
+
+        def create_user(
+            self,
+            region_name: str,
+            user_name: str,
+            path: str = "/",
+            tags: list[dict[str, str]] | None = None,
+            permissions_boundary: str | None = None,
+        ) -> User: ...
+
+        def create_login_profile(
+            self, user_name: str, password: str, password_reset_required: bool = False
+        ) -> User: ...
+
+        def put_user_permissions_boundary(self, user_name: str, permissions_boundary: str) -> None: ...
+
+        def delete_user_permissions_boundary(self, user_name: str) -> None: ...
+
 
 _moto_create_user = IAMBackend.create_user
 _moto_update_user = IAMBackend.update_user
@@ -103,7 +134,7 @@ def _check_name_free(backend: IAMBackend, user_name: str, renamed: str | None = 
         raise EntityAlreadyExists(f"User with name {user_name} already exists.")
 
 
-def _user_permissions_boundary(self: User) -> dict[str, str] | None:
+def _user_permissions_boundary(self: _ExtendedUser) -> dict[str, str] | None:
     """IAM shows a user's boundary in CreateUser, GetUser and GetAccountAuthorizationDetails."""
     if not self.permissions_boundary_arn:
         return None
@@ -126,7 +157,7 @@ def _create_user(
         _check_boundary(self, permissions_boundary)
     with _NAMES_LOCK:
         _check_name_free(self, user_name)
-        user = _moto_create_user(self, region_name, user_name, path, tags)
+        user = cast("_ExtendedUser", _moto_create_user(self, region_name, user_name, path, tags))
     user.permissions_boundary_arn = permissions_boundary or None
     return user
 
@@ -143,21 +174,21 @@ def _update_user(
 
 def _put_user_permissions_boundary(self: IAMBackend, user_name: str, permissions_boundary: str) -> None:
     """IAM's PutUserPermissionsBoundary (moto lacks it)."""
-    user = self.get_user(user_name)
+    user = cast("_ExtendedUser", self.get_user(user_name))
     _check_boundary(self, permissions_boundary)
     user.permissions_boundary_arn = permissions_boundary
 
 
 def _delete_user_permissions_boundary(self: IAMBackend, user_name: str) -> None:
     """IAM's DeleteUserPermissionsBoundary (moto lacks it)."""
-    self.get_user(user_name).permissions_boundary_arn = None
+    cast("_ExtendedUser", self.get_user(user_name)).permissions_boundary_arn = None
 
 
 def _create_login_profile(
     self: IAMBackend, user_name: str, password: str, password_reset_required: bool = False
 ) -> User:
     """IAM stores CreateLoginProfile's PasswordResetRequired (moto always stores False)."""
-    user = _moto_create_login_profile(self, user_name, password)
+    user = cast("_ExtendedUser", _moto_create_login_profile(self, user_name, password))
     user.password_reset_required = bool(password_reset_required)
     user.password_last_changed = utcnow()  # for the credential report (users/iam/embedded/report.py)
     return user
@@ -168,7 +199,7 @@ def _update_login_profile(
 ) -> User:
     """IAM changes only what UpdateLoginProfile names: moto deletes the password when only the
     reset flag is sent, and clears the flag when only the password is."""
-    user = self.get_user(user_name)
+    user = cast("_ExtendedUser", self.get_user(user_name))
     if not user.password:
         raise NoSuchEntity(f"Login profile for {user_name} not found")
     if password is not None:
@@ -179,9 +210,14 @@ def _update_login_profile(
     return user
 
 
+def _backend(response: IamResponse) -> _ExtendedBackend:
+    """The response's backend, as extended by `apply_moto_extensions` (before any request)."""
+    return cast("_ExtendedBackend", response.backend)
+
+
 def _respond_create_user(self: IamResponse) -> ActionResult:
     """CreateUser passing PermissionsBoundary on to the backend (moto drops it)."""
-    user = self.backend.create_user(
+    user = _backend(self).create_user(
         self.region,
         user_name=self._get_param("UserName"),
         path=self._get_param("Path"),
@@ -193,7 +229,7 @@ def _respond_create_user(self: IamResponse) -> ActionResult:
 
 def _respond_create_login_profile(self: IamResponse) -> ActionResult:
     """CreateLoginProfile passing PasswordResetRequired on to the backend (moto drops it)."""
-    user = self.backend.create_login_profile(
+    user = _backend(self).create_login_profile(
         self._get_param("UserName"),
         self._get_param("Password"),
         password_reset_required=self._get_param("PasswordResetRequired", False),
@@ -208,13 +244,13 @@ def _respond_create_login_profile(self: IamResponse) -> ActionResult:
 
 def _respond_put_user_permissions_boundary(self: IamResponse) -> EmptyResult:
     """IAM's PutUserPermissionsBoundary action."""
-    self.backend.put_user_permissions_boundary(self._get_param("UserName"), self._get_param("PermissionsBoundary"))
+    _backend(self).put_user_permissions_boundary(self._get_param("UserName"), self._get_param("PermissionsBoundary"))
     return EmptyResult()
 
 
 def _respond_delete_user_permissions_boundary(self: IamResponse) -> EmptyResult:
     """IAM's DeleteUserPermissionsBoundary action."""
-    self.backend.delete_user_permissions_boundary(self._get_param("UserName"))
+    _backend(self).delete_user_permissions_boundary(self._get_param("UserName"))
     return EmptyResult()
 
 
@@ -232,22 +268,24 @@ def apply_moto_extensions() -> None:
     global _applied
     if _applied:
         return
-    User.permissions_boundary_arn = None  # users created before the patch have none
-    User.permissions_boundary = property(_user_permissions_boundary)
-    IAMBackend.create_user = _create_user
-    IAMBackend.update_user = _update_user
-    IAMBackend.put_user_permissions_boundary = _put_user_permissions_boundary
-    IAMBackend.delete_user_permissions_boundary = _delete_user_permissions_boundary
-    IAMBackend.create_login_profile = _create_login_profile
-    IAMBackend.update_login_profile = _update_login_profile
-    IAMBackend.attach_user_policy = _attach_user_policy
-    IAMBackend.attach_group_policy = _attach_group_policy
-    IAMBackend.create_group = _create_group
-    IAMBackend.delete_group = _delete_group
-    IamResponse.create_user = _respond_create_user
-    IamResponse.create_login_profile = _respond_create_login_profile
-    IamResponse.put_user_permissions_boundary = _respond_put_user_permissions_boundary
-    IamResponse.delete_user_permissions_boundary = _respond_delete_user_permissions_boundary
+    # Patching moto's classes in place is this module's purpose: mypy forbids assigning to a
+    # method (method-assign) and cannot see the attributes and actions added (attr-defined).
+    User.permissions_boundary_arn = None  # type: ignore[attr-defined]  # users created before the patch have none
+    User.permissions_boundary = property(_user_permissions_boundary)  # type: ignore[attr-defined]
+    IAMBackend.create_user = _create_user  # type: ignore[method-assign]
+    IAMBackend.update_user = _update_user  # type: ignore[method-assign]
+    IAMBackend.put_user_permissions_boundary = _put_user_permissions_boundary  # type: ignore[attr-defined]
+    IAMBackend.delete_user_permissions_boundary = _delete_user_permissions_boundary  # type: ignore[attr-defined]
+    IAMBackend.create_login_profile = _create_login_profile  # type: ignore[method-assign]
+    IAMBackend.update_login_profile = _update_login_profile  # type: ignore[method-assign]
+    IAMBackend.attach_user_policy = _attach_user_policy  # type: ignore[method-assign]
+    IAMBackend.attach_group_policy = _attach_group_policy  # type: ignore[method-assign]
+    IAMBackend.create_group = _create_group  # type: ignore[method-assign]
+    IAMBackend.delete_group = _delete_group  # type: ignore[method-assign]
+    IamResponse.create_user = _respond_create_user  # type: ignore[method-assign]
+    IamResponse.create_login_profile = _respond_create_login_profile  # type: ignore[method-assign]
+    IamResponse.put_user_permissions_boundary = _respond_put_user_permissions_boundary  # type: ignore[attr-defined]
+    IamResponse.delete_user_permissions_boundary = _respond_delete_user_permissions_boundary  # type: ignore[attr-defined]
     embedded_credentials.install()
     embedded_report.install()
     # ListUsers, like ListRoles, leaves the boundary out of its items.

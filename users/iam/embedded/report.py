@@ -11,7 +11,7 @@ kept by users/iam/embedded/fidelity.py's login-profile extensions) and "N/A" for
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
@@ -22,8 +22,21 @@ DATE_FORMAT = "%Y-%m-%dT%H:%M:%S+00:00"
 
 _moto_generate_report = IAMBackend.generate_report
 
+if TYPE_CHECKING:
 
-def _date(value: datetime | None) -> str:
+    class _BackendWithReportTime(IAMBackend):
+        """moto's IAM backend with the generation time `generate_report` below keeps."""
+
+        credential_report_generated_at: datetime
+
+
+class _Formattable(Protocol):
+    """A datetime, or moto's AccessKeyLastUsed (which formats its timestamp)."""
+
+    def strftime(self, date_format: str, /) -> str: ...
+
+
+def _date(value: _Formattable | None) -> str:
     return value.strftime(DATE_FORMAT) if value else "N/A"
 
 
@@ -57,7 +70,7 @@ def user_line(self: User) -> str:
 
 def generate_report(self: IAMBackend) -> None:
     _moto_generate_report(self)
-    self.credential_report_generated_at = utcnow()
+    cast("_BackendWithReportTime", self).credential_report_generated_at = utcnow()
 
 
 def get_credential_report(self: IamResponse) -> ActionResult:
@@ -72,6 +85,8 @@ def get_credential_report(self: IamResponse) -> ActionResult:
 
 
 def install() -> None:
-    User.to_csv = user_line
-    IAMBackend.generate_report = generate_report
-    IamResponse.get_credential_report = get_credential_report
+    # Patching moto's classes in place is this module's purpose: mypy forbids assigning to a
+    # method (method-assign).
+    User.to_csv = user_line  # type: ignore[method-assign]
+    IAMBackend.generate_report = generate_report  # type: ignore[method-assign]
+    IamResponse.get_credential_report = get_credential_report  # type: ignore[method-assign]
