@@ -16,6 +16,8 @@ from typing import Any
 import dj_database_url
 from csp.constants import NONE, SELF
 
+from iamconsole.security_headers import add_static_headers
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -75,6 +77,9 @@ INSTALLED_APPS = [
     "bootstrap",
     "axes",
     "csp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "users",
 ]
 
@@ -83,10 +88,15 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Outside CSRF, so that a CSRF failure's 403 is audited too.
+    "users.middleware.RefusalAuditMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "users.middleware.OperatorMfaMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "iamconsole.sessions.AbsoluteSessionLifetimeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "users.middleware.IamUnavailableMiddleware",
@@ -140,19 +150,35 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# Lock an operator account (not an IP address) after 5 failed logins, for 15 minutes.
+# Lockout (iamconsole/lockout.py): a user name from one address after 5 failed sign-ins, for
+# 15 minutes; the user name from every address after 50 failures within an hour, so that one
+# address cannot lock an operator out everywhere and no account gets over 50 guesses an hour.
+AXES_HANDLER = "iamconsole.lockout.ConsoleLockoutHandler"
 AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=15)
-AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_FAILURE_LIMIT = envint("AXES_USERNAME_FAILURE_LIMIT", 50)
+AXES_USERNAME_FAILURE_WINDOW = timedelta(hours=1)
+# The user-name count reads axes' failure log; refused attempts while locked are not logged.
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_RESET_ON_SUCCESS = True
+# Proxies in front of the console that append the client's address to X-Forwarded-For (0: none,
+# REMOTE_ADDR is the client). Behind a proxy, set it, or everyone shares the proxy's address.
+TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0)
+AXES_CLIENT_IP_CALLABLE = "iamconsole.lockout.client_address"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
 
-# Idle sessions end after 30 minutes (ASVS L2).
+# Sessions end after 30 idle minutes, and 12 hours after sign-in whatever happens
+# (ASVS L2; iamconsole/sessions.py).
 SESSION_COOKIE_AGE = envint("SESSION_COOKIE_AGE", 30 * 60)
+SESSION_ABSOLUTE_SECONDS = envint("SESSION_ABSOLUTE_SECONDS", 12 * 60 * 60)
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
+# No script reads the CSRF cookie (forms carry the token).
+CSRF_COOKIE_HTTPONLY = True
 
 # --- Transport security: on when the console is served over HTTPS -------------------------
 
@@ -163,6 +189,8 @@ if HTTPS:
     CSRF_COOKIE_NAME = "__Host-csrftoken"
     SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 31_536_000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    # Asks browsers' preload lists for HTTPS-only on the whole domain: set false unless you own it.
+    SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", True)
     SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", True)
 if envbool("TRUST_X_FORWARDED_PROTO"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -192,6 +220,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
+# WhiteNoise answers before the CSP and X-Frame-Options middleware: it sets them itself.
+WHITENOISE_ADD_HEADERS_FUNCTION = add_static_headers
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
@@ -279,6 +309,12 @@ elif IAM_BACKEND == "aws":
     IAM_ENDPOINT_URL = None
 else:
     raise ValueError(f"IAM_BACKEND must be embedded, endpoint or aws, not {IAM_BACKEND!r}")
+# Operator MFA (django-otp): `required` sends every operator without a device to enrolment;
+# with `optional`, only operators who enrolled must pass the OTP step. Required against AWS.
+OPERATOR_MFA = os.environ.get("OPERATOR_MFA") or ("required" if IAM_BACKEND == "aws" else "optional")
+if OPERATOR_MFA not in {"required", "optional"}:
+    raise ValueError(f"OPERATOR_MFA must be required or optional, not {OPERATOR_MFA!r}")
+OTP_TOTP_ISSUER = "IAM Console"
 AWS_REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 IAM_MAX_ATTEMPTS = envint("IAM_MAX_ATTEMPTS", 6)
 IAM_CONNECT_TIMEOUT = envint("IAM_CONNECT_TIMEOUT", 5)

@@ -2,11 +2,18 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from users.forms.sign_in import SignInForm
 from users.views.health import health
+from users.views.shortcuts import ends_secrets
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(authentication_form=SignInForm, redirect_authenticated_user=True),
+        name="login",
+    ),
+    # Sign-out: no-store, and the browser drops its cache of the pages that showed secrets.
+    path("logout/", ends_secrets(auth_views.LogoutView.as_view()), name="logout"),
     path("health/", health, name="health"),
     path("admin/", admin.site.urls),
     path("", include("users.urls")),

@@ -10,6 +10,7 @@ import pytest
 import redis
 from django.conf import settings
 from django.contrib.auth.models import Group, User
+from django.contrib.auth.signals import user_logged_in
 from django.core.cache import cache
 from django.test import Client
 from moto import mock_aws
@@ -17,6 +18,7 @@ from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.iam.models import iam_backends
 
 from tests.celery_workers import thread_worker
+from users import audit
 from users.iam.embedded import fidelity
 from users.iam.embedded import server as embedded_server
 from users.iam.gateway import IamGateway
@@ -31,12 +33,22 @@ def operator(django_user_model: type[User]) -> User:
     return alice
 
 
+def signed_in_client(user: User) -> Client:
+    """A test client signed in as `user`. The fixture's sign-in is not audited (it is no
+    operator's), so that a test sees only the audit rows of what it does."""
+    client = Client()
+    user_logged_in.disconnect(dispatch_uid="audit-sign-in")
+    try:
+        client.force_login(user)
+    finally:
+        user_logged_in.connect(audit.on_signed_in, dispatch_uid="audit-sign-in")
+    return client
+
+
 @pytest.fixture
 def operator_client(operator: User) -> Client:
     """A test client signed in as `operator`."""
-    client = Client()
-    client.force_login(operator)
-    return client
+    return signed_in_client(operator)
 
 
 @pytest.fixture
@@ -44,9 +56,7 @@ def viewer_client(django_user_model: type[User]) -> Client:
     """A test client signed in as Bob, a viewer: he reads IAM and changes nothing."""
     bob = django_user_model.objects.create_user("bob", password="correct horse battery staple")
     bob.groups.add(Group.objects.get(name=VIEWERS))
-    client = Client()
-    client.force_login(bob)
-    return client
+    return signed_in_client(bob)
 
 
 @pytest.fixture

@@ -20,6 +20,8 @@ os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
 os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
 os.environ["IAMCONSOLE_STATE_DIR"] = tempfile.mkdtemp(prefix="iamconsole-test-")
 os.environ.setdefault("SECRET_KEY", "test-" + "k" * 60)
+# IAM_BACKEND=aws above would make operator MFA required; tests that need it ask for it.
+os.environ["OPERATOR_MFA"] = "optional"
 
 # The tests' own Redis database number (flushed at the start of a run).
 _redis = urlsplit(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379")

@@ -30,7 +30,9 @@ def test_it_refuses_a_change_to_a_viewer_and_changes_nothing(iam, viewer_client)
     assert viewer_client.get(url).status_code == 403
     assert viewer_client.post(url, {"policy": "custom", "minimum_length": "20"}).status_code == 403
     assert iam.get_password_policy().is_default
-    assert not AuditEvent.objects.exists()
+    # Both refusals are audited (RELIABILITY.md A2), and nothing else is.
+    rows = AuditEvent.objects.order_by("id").values_list("operator_name", "action", "target", "outcome")
+    assert list(rows) == [("bob", "Refused", url, "failure")] * 2
 
 
 def test_it_lets_a_viewer_read(iam, viewer_client) -> None:

@@ -36,7 +36,7 @@ def test_it_sets_a_custom_policy_in_iam_and_audits_it(iam, operator, operator_cl
     assert policy.require_uppercase and policy.require_numbers and not policy.require_symbols
     assert policy.allow_users_to_change_password
     event = AuditEvent.objects.get(action="UpdateAccountPasswordPolicy")
-    assert (event.operator, event.outcome) == (operator, "success")
+    assert (event.operator_name, event.outcome) == (operator.username, "success")
     html = operator_client.get(reverse("users:account_settings")).content.decode()
     assert "Password expires in 90 day(s)" in html
 

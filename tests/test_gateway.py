@@ -516,7 +516,7 @@ def test_it_audits_a_successful_create_user(iam: IamGateway, operator: User) -> 
     iam.create_user("alice", tags={"team": "ops"})
 
     [row] = audit_rows()
-    assert (row.operator, row.action, row.target) == (operator, "CreateUser", "alice")
+    assert (row.operator_name, row.action, row.target) == (operator.username, "CreateUser", "alice")
     assert row.outcome == "success"
     assert row.parameters == {"UserName": "alice", "Path": "/", "Tags": [{"Key": "team", "Value": "ops"}]}
     assert row.request_id and row.error_code == ""
@@ -528,7 +528,7 @@ def test_it_audits_a_failed_create_user(iam: IamGateway, operator: User) -> None
         iam.create_user("alice")
 
     row = audit_rows()[-1]
-    assert (row.operator, row.action, row.target) == (operator, "CreateUser", "alice")
+    assert (row.operator_name, row.action, row.target) == (operator.username, "CreateUser", "alice")
     assert row.outcome == "failure"
     assert (row.error_code, row.error_message) == ("EntityAlreadyExists", caught.value.message)
     assert row.request_id == caught.value.request_id

@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.faults import inject, instant_retries
-from users import credentials, job_items, jobs, tasks
+from users import credentials, job_items, jobs, retrievals, tasks
 from users.exports import CSV_HEADER
 from users.iam.errors import AccessDenied
 from users.iam.gateway import IamGateway
@@ -417,6 +417,35 @@ def test_it_forgets_the_secrets_on_close(finished, operator_client) -> None:
     assert CUSTOM not in json.dumps(event.parameters)
 
 
+def test_it_audits_the_credentials_page_and_csv_without_a_secret(finished, operator_client) -> None:
+    secret = _secrets(finished)["access-key:bob"]["secret_access_key"]
+    assert operator_client.get(reverse("users:job_credentials", args=[finished.id])).status_code == 200
+    csv_response = operator_client.get(reverse("users:job_credentials_csv", args=[finished.id]))
+    assert b"".join(csv_response.streaming_content)
+    expected = {"kind": "job-credentials", "job_id": str(finished.id), "users": 2}
+    for action in (retrievals.SHOW, retrievals.DOWNLOAD_CSV):
+        [event] = AuditEvent.objects.filter(action=action)
+        assert (event.target, event.outcome, event.parameters) == (f"job {finished.id}", "success", expected)
+    text = _database_text()
+    assert all(variant not in text for variant in (*_variants(CUSTOM), *_variants(secret)))
+
+
+def test_it_audits_secrets_found_expired_once_and_not_after_close(finished, operator_client) -> None:
+    names = ["password:ann", "access-key:ann", "access-key:bob"]
+    credentials.discard(batch=str(finished.id), items=names)  # their time ran out
+    for name in ("users:job_credentials", "users:job_credentials", "users:job_credentials_csv"):
+        assert operator_client.get(reverse(name, args=[finished.id])).status_code == 410
+    [expired] = AuditEvent.objects.filter(action=retrievals.EXPIRED)
+    assert (expired.target, expired.outcome) == (f"job {finished.id}", "failure")
+    assert not AuditEvent.objects.filter(action__in=[retrievals.SHOW, retrievals.DOWNLOAD_CSV]).exists()
+
+
+def test_closed_credentials_are_not_recorded_as_expired(finished, operator_client) -> None:
+    operator_client.post(reverse("users:job_close", args=[finished.id]))
+    assert operator_client.get(reverse("users:job_credentials", args=[finished.id])).status_code == 410
+    assert not AuditEvent.objects.filter(action=retrievals.EXPIRED).exists()
+
+
 def test_it_answers_410_for_expired_or_tampered_secrets(finished, operator_client) -> None:
     url = reverse("users:job_credentials", args=[finished.id])
     for name in ("password:ann", "access-key:ann", "access-key:bob"):
@@ -449,6 +478,16 @@ def test_it_shows_the_secrets_only_to_the_session_that_started_the_job(finished,
         assert again.get(reverse(name, args=[finished.id])).status_code == 404
     page = again.get(reverse("users:job_detail", args=[finished.id])).content.decode()
     assert 'data-forward="false"' in page and 'data-testid="credentials-link"' not in page
+
+
+def test_it_lets_only_the_session_that_started_the_job_close_its_secrets(finished, operator) -> None:
+    again = Client()
+    again.force_login(operator)  # the same operator, signed in elsewhere
+    assert again.post(reverse("users:job_close", args=[finished.id])).status_code == 404
+    assert _secrets(finished) != {}
+    finished.refresh_from_db()
+    assert finished.credentials_closed_at is None
+    assert not AuditEvent.objects.filter(action="CloseCredentials").exists()
 
 
 def test_it_refuses_the_actions_to_a_viewer(finished, viewer_client) -> None:

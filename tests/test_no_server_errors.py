@@ -19,6 +19,7 @@ PATH_VALUES = {
     "credential_id": ["AKIAEXAMPLEEXAMPLE12", "é"],
     "kind": ["access-key", "ssh-key", "certificate", "service-credential", "bogus"],
     "retrieval_id": ["0" * 32, "not-a-retrieval"],
+    "user_id": ["1", "999999"],
 }
 QUERY = {
     "section": "<script>", "page": "-1", "per_page": "abc", "type": "Bogus", "show": "arn:aws:iam::aws:policy/Nope",

@@ -102,7 +102,7 @@ def test_another_session_cannot_read_the_new_secret(iam, operator, operator_clie
     retrieve_url = _create_key(operator_client, "arthur").headers["Location"]
     other = Client()
     other.force_login(operator)  # the same operator, another browser
-    assert other.get(retrieve_url).status_code == 410
+    assert other.get(retrieve_url).status_code == 404
     assert operator_client.get(retrieve_url).status_code == 200
 
 

@@ -9,6 +9,7 @@ from django.http import HttpRequest
 
 from users.iam.errors import IamError
 from users.iam.gateway import IamGateway
+from users.operator_auth import mfa as operator_mfa
 from users.roles import CHANGE_IAM
 
 
@@ -23,6 +24,9 @@ def backend_label() -> str:
 def console(request: HttpRequest) -> dict[str, Any]:
     if not request.user.is_authenticated:
         return {}
+    if operator_mfa.pending_step(request) is not None:
+        # A password-only session sees the OTP step and nothing of the account.
+        return {"mfa_pending": True}
     try:
         account = IamGateway.from_settings(operator=request.user).cached_account_info()
     except IamError:

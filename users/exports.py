@@ -92,6 +92,12 @@ def sign_in_email_link(*, account_id: str, sign_in_url: str, user_name: str, res
     return f"mailto:?subject={quote(subject, safe='')}&body={quote(body, safe='')}"
 
 
+def escaped_line(cells: Iterable[str]) -> str:
+    """One CSV line (LF-terminated) of cells that are all operator-controlled, each
+    formula-escaped and quoted as `credentials_csv` does its user names (the audit export)."""
+    return _line(_cell(value, operator_controlled=True) for value in cells)
+
+
 def _cell(value: str, *, operator_controlled: bool = False) -> str:
     # By hand rather than csv.writer: with lineterminator="\n" it leaves a lone CR unquoted,
     # and it cannot quote one cell (an escaped one) without quoting them all.

@@ -38,7 +38,7 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 from kombu.exceptions import OperationalError
 
-from users import audit, credentials, job_items, tasks
+from users import audit, credentials, job_items, retrievals, tasks
 from users.exports import CredentialRow, sign_in_email_link
 from users.iam.gateway import IamGateway
 from users.models import Job, JobItem
@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 # The session key listing the jobs whose credentials this session may read (the latest few).
 SESSION_JOBS = "credential_jobs"
 SESSION_JOBS_KEPT = 20
+SESSION_JOBS_EXPIRED = "credential_jobs_expired"  # jobs whose expiry this session audited
+JOB_CREDENTIALS = "job-credentials"  # the kind of secret in the audit rows of a job's pages
 BULK_BATCH = 500  # rows per INSERT when a job is created
 
 Status = JobItem.Status
@@ -307,6 +309,34 @@ def read_credentials(job: Job, *, operator_id: int) -> list[CredentialsLine]:
             )
         )
     return lines
+
+
+def audit_retrieval(job: Job, *, operator: User, action: str, users: int) -> None:
+    """The job's secrets shown or downloaded (`retrievals.SHOW`, `retrievals.DOWNLOAD_CSV`):
+    audited with the number of users, never a value."""
+    audit.record(
+        operator=operator,
+        action=action,
+        target=f"job {job.id}",
+        parameters={"kind": JOB_CREDENTIALS, "job_id": str(job.id), "users": users},
+        outcome="success",
+    )
+
+
+def audit_expiry(session: SessionBase, job: Job, *, operator: User) -> None:
+    """The session that started the job found its secrets gone before Close (expired or
+    unreadable): `retrievals.EXPIRED`, once per session."""
+    recorded = session.get(SESSION_JOBS_EXPIRED, [])
+    if str(job.id) in recorded or Job.objects.filter(pk=job.pk, credentials_closed_at__isnull=False).exists():
+        return
+    session[SESSION_JOBS_EXPIRED] = [*recorded, str(job.id)][-SESSION_JOBS_KEPT:]
+    audit.record(
+        operator=operator,
+        action=retrievals.EXPIRED,
+        target=f"job {job.id}",
+        parameters={"kind": JOB_CREDENTIALS, "job_id": str(job.id)},
+        outcome="failure",
+    )
 
 
 def close_credentials(job: Job, *, operator: User) -> None:

@@ -11,20 +11,34 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
 
-class AuditEvent(models.Model):
-    """One IAM change made through the console, successful or not.
+class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
+    """Audit rows are written once: bulk update and delete are refused (RELIABILITY.md A7)."""
 
-    Written by the gateway for every mutating IAM call. Parameters are stored with
-    secrets removed; rows are never edited or deleted by the application.
+    def update(self, **kwargs: Any) -> int:
+        raise ImmutableAuditEvent("audit events cannot be changed")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise ImmutableAuditEvent("audit events cannot be deleted")
+
+
+class ImmutableAuditEvent(Exception):
+    """Someone tried to change or delete an audit row."""
+
+
+class AuditEvent(models.Model):
+    """One recorded event: an IAM call made through the console (successful or not), a
+    sign-in, sign-out, failed sign-in or lockout, a refused request, a secret retrieval.
+
+    Rows are insert-only: the queryset's update() and delete(), save() on an existing row
+    and delete() all raise. The operator is kept as a user name (text, not a foreign key), so
+    deleting an operator changes no row. Parameters are stored with secrets removed.
     """
 
     class Outcome(models.TextChoices):
         SUCCESS = "success", "Success"
         FAILURE = "failure", "Failure"
 
-    operator = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    operator_name = models.CharField(max_length=150, blank=True)
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     action = models.CharField(max_length=64)
     target = models.CharField(max_length=512, blank=True)
@@ -34,13 +48,30 @@ class AuditEvent(models.Model):
     error_message = models.TextField(blank=True)
     request_id = models.CharField(max_length=128, blank=True)
 
+    objects = AuditEventQuerySet.as_manager()
+
     class Meta:
         ordering = ["-at", "-id"]
+        # The audit page's filters, each newest first.
+        indexes = [
+            models.Index(fields=["target", "at"], name="audit_target_at"),
+            models.Index(fields=["operator_name", "at"], name="audit_operator_at"),
+            models.Index(fields=["action", "at"], name="audit_action_at"),
+            models.Index(fields=["outcome", "at"], name="audit_outcome_at"),
+        ]
         # The one permission that separates operators (who change IAM) from viewers.
         permissions = [("change_iam", "Can change IAM users, groups and policies")]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.action} {self.target} {self.outcome}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise ImmutableAuditEvent("audit events cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise ImmutableAuditEvent("audit events cannot be deleted")
 
 
 class Job(models.Model):

@@ -6,7 +6,20 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import RedirectView
 
 from users.roles import CHANGE_IAM
-from users.views import account, details, groups, imports, jobs, mfa, permissions, policies, security, users
+from users.views import (
+    account,
+    audit,
+    details,
+    groups,
+    imports,
+    jobs,
+    mfa,
+    operator_mfa,
+    permissions,
+    policies,
+    security,
+    users,
+)
 from users.views.wizard import AddUserWizard
 
 app_name = "users"
@@ -33,7 +46,15 @@ urlpatterns = [
     path("users/details/<str:name>/", details.user_detail, name="detail"),
     path("account/", account.account_settings, name="account_settings"),
     path("account/password-policy/", account.password_policy_edit, name="password_policy_edit"),
+    # Operator MFA (users/views/operator_mfa.py): the OTP step, enrolment, resetting an operator.
+    path("account/mfa/", operator_mfa.mfa_status, name="mfa_status"),
+    path("account/mfa/enrol/", operator_mfa.mfa_enrol, name="mfa_enrol"),
+    path("account/mfa/verify/", operator_mfa.mfa_verify, name="mfa_verify"),
+    path("account/mfa/operators/", operator_mfa.mfa_operators, name="mfa_operators"),
+    path("account/mfa/operators/<int:user_id>/reset/", operator_mfa.mfa_reset, name="mfa_reset"),
     path("policies/document/", policies.policy_document, name="policy_document"),
+    path("audit/", audit.audit_list, name="audit"),
+    path("audit/export.csv", audit.audit_export, name="audit_export"),
 ]
 
 # The Security credentials tab's actions (users/views/security.py), below the user's page.

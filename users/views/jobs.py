@@ -26,7 +26,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_POST
 
-from users import credentials, jobs
+from users import credentials, jobs, retrievals
 from users.exports import credentials_csv
 from users.models import Job, JobItem
 from users.provisioning import UserPlan
@@ -120,6 +120,7 @@ def job_credentials(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     lines = _lines_or_none(job, request)
     if lines is None:
         return _gone(request)
+    jobs.audit_retrieval(job, operator=operator_for(request), action=retrievals.SHOW, users=len(lines))
     context = {
         "job": job,
         "lines": lines,
@@ -143,6 +144,7 @@ def job_credentials_csv(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse
     lines = _lines_or_none(job, request)
     if lines is None:
         return _gone(request)
+    jobs.audit_retrieval(job, operator=operator_for(request), action=retrievals.DOWNLOAD_CSV, users=len(lines))
     rows = [line.csv_row() for line in lines]
     response = StreamingHttpResponse(credentials_csv(rows, job.sign_in_url), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename="credentials.csv")
@@ -154,7 +156,11 @@ def job_credentials_csv(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse
 @permission_required(CHANGE_IAM, raise_exception=True)
 @never_cache
 def job_close(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    """Close: only the session that started the job (the one that may read its secrets) may
+    end them; any other, even the same operator's, gets 404."""
     job = _job_for(request, job_id)
+    if not jobs.is_bound_to_session(request.session, job):
+        raise Http404("No such job")
     jobs.close_credentials(job, operator=operator_for(request))
     messages.info(request, "The new users' credentials are closed and can no longer be retrieved.")
     response = redirect("users:list")
@@ -194,6 +200,7 @@ def _lines_or_none(job: Job, request: HttpRequest) -> list[jobs.CredentialsLine]
     except credentials.NotYours:
         raise Http404("No such job") from None
     except credentials.CredentialsGone:
+        jobs.audit_expiry(request.session, job, operator=operator_for(request))
         return None
 
 

@@ -9,13 +9,22 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_http_methods
 
-from users import credentials, retrievals
+from users import retrievals
 from users.forms.mfa import MAX_MFA_DEVICES_PER_USER, MfaCodesForm, MfaDeviceNameForm
 from users.iam.errors import EntityAlreadyExists, IamError, NoSuchEntity
 from users.iam.gateway import IamGateway
-from users.views.shortcuts import changes_iam, gateway_for, read_user, report_failure, security_tab_url
+from users.views.shortcuts import (
+    changes_iam,
+    clear_site_cache,
+    gateway_for,
+    read_secret,
+    read_user,
+    report_failure,
+    security_tab_url,
+)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -78,15 +87,20 @@ def mfa_device_assign(request: HttpRequest, name: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@changes_iam
 @never_cache
 def mfa_device_codes(request: HttpRequest, name: str, retrieval_id: str) -> HttpResponse:
     """Assign MFA device, step 2: the QR code (or the secret key) and two consecutive codes
-    (EnableMFADevice). Cancel deletes the unassigned device."""
-    try:
-        secret = retrievals.read(request, retrieval_id, kind=retrievals.MFA_SEED, user_name=name)
-    except credentials.CredentialsGone:
-        return render(request, "users/security/gone.html", {"name": name}, status=410)
+    (EnableMFADevice). Cancel deletes the unassigned device. Any session but the one that
+    made the seed gets 404, viewers included (the seed's binding is checked first)."""
+    secret = read_secret(request, name, retrievals.MFA_SEED, retrieval_id)
+    if isinstance(secret, HttpResponse):
+        return secret
+    return _mfa_codes_step(request, name, retrieval_id, secret)
+
+
+@changes_iam
+@sensitive_variables("secret")
+def _mfa_codes_step(request: HttpRequest, name: str, retrieval_id: str, secret: dict[str, str]) -> HttpResponse:
     gateway = gateway_for(request)
     serial = secret["serial_number"]
     if request.method == "POST" and "cancel" in request.POST:
@@ -98,9 +112,9 @@ def mfa_device_codes(request: HttpRequest, name: str, retrieval_id: str) -> Http
         except IamError as error:
             form.add_error("code_2", f"IAM did not accept the codes: {error.code}. {error.message}")
         else:
-            retrievals.discard(request, retrieval_id)
+            retrievals.finish(request, retrieval_id, kind=retrievals.MFA_SEED, user_name=name)
             messages.success(request, f"MFA device {serial} assigned.")
-            return redirect(security_tab_url(name))
+            return clear_site_cache(redirect(security_tab_url(name)))
     png = base64.b64decode(secret["qr_code_png"])
     context = {
         "name": name,
@@ -110,6 +124,7 @@ def mfa_device_codes(request: HttpRequest, name: str, retrieval_id: str) -> Http
         # moto answers random bytes where IAM gives a PNG: show the secret key only then.
         "qr_code": secret["qr_code_png"] if png.startswith(PNG_SIGNATURE) else None,
     }
+    retrievals.shown(request, retrieval_id, kind=retrievals.MFA_SEED, user_name=name)
     return render(request, "users/security/mfa_codes.html", context, status=400 if form.is_bound else 200)
 
 
@@ -122,5 +137,5 @@ def _cancel_mfa_assignment(
         pass
     except IamError as error:
         report_failure(request, f"Deleting the unassigned device {serial}", error)
-    retrievals.discard(request, retrieval_id)
-    return redirect(security_tab_url(name))
+    retrievals.finish(request, retrieval_id, kind=retrievals.MFA_SEED, user_name=name)
+    return clear_site_cache(redirect(security_tab_url(name)))

@@ -34,7 +34,15 @@ from users.iam.gateway import IamGateway
 from users.passwords import generate_password
 from users.provisioning import CHANGE_PASSWORD_POLICY_ARN, needs_change_password_policy
 from users.ssh_keys import MAX_SSH_KEYS_PER_USER
-from users.views.shortcuts import changes_iam, gateway_for, read_user, report_failure, security_tab_url
+from users.views.shortcuts import (
+    changes_iam,
+    clear_site_cache,
+    gateway_for,
+    read_secret,
+    read_user,
+    report_failure,
+    security_tab_url,
+)
 
 MAX_ACCESS_KEYS = 2
 ACCESS_KEY_ID_RE = re.compile(r"[A-Z0-9]{16,128}")
@@ -222,7 +230,7 @@ def _set_password(
         else:
             gateway.update_login_profile(name, password=password, reset_required=reset)
     except IamError as error:
-        retrievals.discard(request, retrieval)
+        retrievals.withdraw(request, retrieval)
         report_failure(request, "Setting the console password", error)
         return redirect(security_tab_url(name))
     if needs_change_password_policy(console_access=True, reset_required=reset, policy=policy):
@@ -244,10 +252,9 @@ SHOWN_ONCE = (retrievals.ACCESS_KEY, retrievals.PASSWORD)  # an MFA seed has its
 def retrieve(request: HttpRequest, name: str, kind: str, retrieval_id: str) -> HttpResponse:
     if kind not in SHOWN_ONCE:
         raise Http404("Nothing to retrieve here")
-    try:
-        secret = retrievals.read(request, retrieval_id, kind=kind, user_name=name)
-    except credentials.CredentialsGone:
-        return render(request, "users/security/gone.html", {"name": name}, status=410)
+    secret = read_secret(request, name, kind, retrieval_id, action=retrievals.SHOW)
+    if isinstance(secret, HttpResponse):
+        return secret
     account = gateway_for(request).cached_account_info()
     context: dict[str, Any] = {"name": name, "kind": kind, "secret": secret, "retrieval_id": retrieval_id}
     if kind == retrievals.PASSWORD:
@@ -266,10 +273,9 @@ def retrieve_csv(request: HttpRequest, name: str, kind: str, retrieval_id: str) 
     configure import` reads it: FEATURES.md §2F)."""
     if kind not in SHOWN_ONCE:
         raise Http404("Nothing to retrieve here")
-    try:
-        secret = retrievals.read(request, retrieval_id, kind=kind, user_name=name)
-    except credentials.CredentialsGone:
-        return render(request, "users/security/gone.html", {"name": name}, status=410)
+    secret = read_secret(request, name, kind, retrieval_id, action=retrievals.DOWNLOAD_CSV)
+    if isinstance(secret, HttpResponse):
+        return secret
     row = CredentialRow(
         user_name=name,
         password=secret.get("password"),
@@ -285,13 +291,20 @@ def retrieve_csv(request: HttpRequest, name: str, kind: str, retrieval_id: str) 
 
 
 @require_POST
+@never_cache
 def retrieve_done(request: HttpRequest, name: str, kind: str, retrieval_id: str) -> HttpResponse:
-    """Done: the secret is deleted; back to the tab, or to the rotation this key is part of."""
-    retrievals.discard(request, retrieval_id)
+    """Done: the secret is deleted (audited); back to the tab, or to the rotation this key is
+    part of. Only the session that made the secret may end it: any other gets 404."""
+    if kind not in SHOWN_ONCE:
+        raise Http404("Nothing to retrieve here")
+    try:
+        retrievals.finish(request, retrieval_id, kind=kind, user_name=name)
+    except credentials.NotYours:
+        raise Http404("No such secret") from None
     rotating = request.POST.get("rotation", "")
     if ACCESS_KEY_ID_RE.fullmatch(rotating):
-        return redirect("users:access_key_rotate", name=name, key_id=rotating)
-    return redirect(security_tab_url(name))
+        return clear_site_cache(redirect("users:access_key_rotate", name=name, key_id=rotating))
+    return clear_site_cache(redirect(security_tab_url(name)))
 
 
 # --- SSH public keys -------------------------------------------------------------------------

@@ -1,18 +1,22 @@
 """What views share: the signed-in operator and their gateway, a user read or 404, the
-permission check for changes, the failure message, and the answer when the job queue is down.
+permission check for changes, the failure message, the answer when the job queue is down, and
+a one-time secret read (or 404/410) and the headers of the answers that end one.
 Views import this, never each other."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from collections.abc import Callable
+from functools import wraps
+from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 
-from users import user_details
+from users import credentials, retrievals, user_details
 from users.iam.errors import IamError, NoSuchEntity
 from users.iam.gateway import IamGateway
 from users.roles import CHANGE_IAM
@@ -61,3 +65,34 @@ def queue_unavailable(request: HttpRequest, *, created: bool = True) -> HttpResp
     """503 page for `jobs.JobQueueUnavailable`: the broker did not answer, nothing was done."""
     outcome = "nothing was created" if created else "nothing was changed"
     return render(request, "users/jobs/queue_unavailable.html", {"outcome": outcome}, status=503)
+
+
+def read_secret(
+    request: HttpRequest, name: str, kind: str, retrieval_id: str, *, action: str | None = None
+) -> dict[str, str] | HttpResponse:
+    """A one-time secret this session made for user `name` (`action` audited, see
+    users/retrievals.py); the 410 page once it is done or expired; 404 to any other session."""
+    try:
+        return retrievals.read(request, retrieval_id, kind=kind, user_name=name, action=action)
+    except credentials.NotYours:
+        raise Http404("No such secret") from None
+    except credentials.CredentialsGone:
+        return render(request, "users/security/gone.html", {"name": name}, status=410)
+
+
+def clear_site_cache(response: HttpResponse) -> HttpResponse:
+    """Ask the browser to drop what it cached of the pages that showed a secret (Done, Cancel,
+    sign-out: RELIABILITY.md S5)."""
+    response["Clear-Site-Data"] = '"cache"'
+    return response
+
+
+def ends_secrets(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """For a view whose answer ends secrets (sign-out): `Cache-Control: no-store` and
+    `Clear-Site-Data: "cache"`."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return clear_site_cache(view(request, *args, **kwargs))
+
+    return never_cache(wrapped)

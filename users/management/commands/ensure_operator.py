@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
@@ -30,3 +31,5 @@ class Command(BaseCommand):
             f"First operator created. Sign in with\n  user name: {username}\n  password:  {password}\n"
             "This password is shown only now: keep it, or change it after signing in (/admin/)."
         )
+        if settings.OPERATOR_MFA == "required":
+            self.stdout.write("MFA is required (OPERATOR_MFA): the first sign-in sets up an authenticator app.")

@@ -1,0 +1,1 @@
+"""How the console's own operators prove who they are, beyond their password (mfa.py)."""
