@@ -3,7 +3,8 @@
 Chooses a broker (REDIS_URL, else a Redis answering on 127.0.0.1:6379, else kombu's
 filesystem transport), migrates, creates a first operator, then starts the embedded
 IAM backend, a Celery worker and the web server as child processes. Ctrl-C (or
-SIGTERM) stops them all; the embedded backend saves its state on the way out.
+SIGTERM) stops them all; the embedded backend saves its state on the way out. A second
+signal (Ctrl-C twice; make forwards SIGTERM) does not interrupt the stop.
 
 The broker is chosen here, before Django reads its settings, because the settings
 and every child process read REDIS_URL from the environment.
@@ -103,8 +104,16 @@ def probe_worker(seconds: float) -> str | None:
     return None
 
 
+STOPPING = threading.Event()
+STOP_SECONDS = 20  # for the children to stop, all together, before they are killed
+
+
 def interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+    """The first SIGINT, SIGTERM or SIGHUP interrupts the start or the wait; any later one (Ctrl-C
+    twice; a service manager's SIGTERM that make forwards too) is ignored: stopping is under way."""
+    if not STOPPING.is_set():
+        STOPPING.set()
+        raise KeyboardInterrupt
 
 
 def spawn(command: list[str], **options: Any) -> subprocess.Popen[str]:
@@ -115,14 +124,19 @@ def spawn(command: list[str], **options: Any) -> subprocess.Popen[str]:
 
 
 def stop(processes: list[subprocess.Popen[str]]) -> None:
+    """Stop every child, then kill whatever of its process group is left after STOP_SECONDS.
+    Called once STOPPING is set, so that no signal interrupts it."""
     for process in reversed(processes):
         if process.poll() is None:
             process.terminate()  # the leader shuts its own workers down gracefully
+    deadline = time.monotonic() + STOP_SECONDS
     for process in reversed(processes):
         with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=20)
+            process.wait(timeout=max(deadline - time.monotonic(), 0.1))
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)  # whatever of its group is left
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=5)
 
 
 def main() -> None:
@@ -152,48 +166,55 @@ def main() -> None:
     signal.signal(signal.SIGTERM, interrupt)
     signal.signal(signal.SIGHUP, interrupt)
     signal.signal(signal.SIGINT, interrupt)  # even when started with SIGINT ignored (in the background)
+    # The inner `finally` sets STOPPING however the start or the wait ends: from then on signals are
+    # ignored, and a signal that comes before it raises inside the outer `try`, so stop() always runs whole.
     try:
-        if settings.IAM_BACKEND == "embedded":
-            if port_in_use("127.0.0.1", settings.EMBEDDED_IAM_PORT):
-                raise SystemExit(f"Port {settings.EMBEDDED_IAM_PORT} is taken: set EMBEDDED_IAM_PORT to a free one.")
-            processes.append(start_embedded(settings.EMBEDDED_IAM_PORT, str(settings.EMBEDDED_IAM_SNAPSHOT)))
-        worker = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "iamconsole",
-            "worker",
-            "--loglevel",
-            "INFO",
-            "--without-gossip",
-            "--without-mingle",
-        ]
-        processes.append(spawn(worker))
-        web = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "iamconsole.wsgi",
-            "--bind",
-            f"{args.host}:{args.port}",
-            "--workers",
-            "2",
-            "--threads",
-            "4",
-            "--graceful-timeout",
-            "5",
-        ]
-        processes.append(spawn(web))
-        if not wait_for_http(f"{url}/health/", 30):
-            raise SystemExit("The web server did not start; see its output above.")
-        account_id = probe_worker(60)
-        print(f"Worker: {'ready' if account_id else 'NOT answering yet (see its output above)'}")
-        print(f"\nIAM Console is running on {url}  (IAM backend: {settings.IAM_BACKEND}). Ctrl-C stops it.")
-        print(login.getvalue(), flush=True)
-        while all(process.poll() is None for process in processes):
-            time.sleep(0.5)
-        print("A component stopped; stopping the others.")
+        try:
+            if settings.IAM_BACKEND == "embedded":
+                if port_in_use("127.0.0.1", settings.EMBEDDED_IAM_PORT):
+                    raise SystemExit(
+                        f"Port {settings.EMBEDDED_IAM_PORT} is taken: set EMBEDDED_IAM_PORT to a free one."
+                    )
+                processes.append(start_embedded(settings.EMBEDDED_IAM_PORT, str(settings.EMBEDDED_IAM_SNAPSHOT)))
+            worker = [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "iamconsole",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+            ]
+            processes.append(spawn(worker))
+            web = [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "iamconsole.wsgi",
+                "--bind",
+                f"{args.host}:{args.port}",
+                "--workers",
+                "2",
+                "--threads",
+                "4",
+                "--graceful-timeout",
+                "5",
+            ]
+            processes.append(spawn(web))
+            if not wait_for_http(f"{url}/health/live/", 30):  # /health/ waits for the worker too
+                raise SystemExit("The web server did not start; see its output above.")
+            account_id = probe_worker(60)
+            print(f"Worker: {'ready' if account_id else 'NOT answering yet (see its output above)'}")
+            print(f"\nIAM Console is running on {url}  (IAM backend: {settings.IAM_BACKEND}). Ctrl-C stops it.")
+            print(login.getvalue(), flush=True)
+            while all(process.poll() is None for process in processes):
+                time.sleep(0.5)
+            print("A component stopped; stopping the others.")
+        finally:
+            STOPPING.set()
     except KeyboardInterrupt:
         print("\nStopping…")
     finally:

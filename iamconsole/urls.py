@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from users.forms.sign_in import SignInForm
-from users.views.health import health
+from users.views.health import liveness, readiness
 from users.views.shortcuts import ends_secrets
 
 urlpatterns = [
@@ -14,7 +14,8 @@ urlpatterns = [
     ),
     # Sign-out: no-store, and the browser drops its cache of the pages that showed secrets.
     path("logout/", ends_secrets(auth_views.LogoutView.as_view()), name="logout"),
-    path("health/", health, name="health"),
+    path("health/", readiness, name="health"),
+    path("health/live/", liveness, name="health_live"),
     path("admin/", admin.site.urls),
     path("", include("users.urls")),
 ]

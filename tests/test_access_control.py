@@ -22,7 +22,7 @@ def test_it_sends_anonymous_visitors_to_sign_in(client, url) -> None:
 
 def test_it_leaves_only_sign_in_and_health_open(client) -> None:
     assert client.get("/login/").status_code == 200
-    assert client.get("/health/").json() == {"status": "ok"}
+    assert client.get("/health/live/").json() == {"status": "ok"}  # /health/ itself: tests/test_health.py
 
 
 def test_it_refuses_a_change_to_a_viewer_and_changes_nothing(iam, viewer_client) -> None:

@@ -232,15 +232,24 @@ _CLIENTS: dict[tuple[Any, ...], _Clients] = {}
 _CLIENTS_LOCK = threading.Lock()
 
 
-def _build_clients(
-    endpoint: str | None, region: str, max_attempts: int, connect_timeout: int, read_timeout: int
-) -> _Clients:
+# The readiness check's IAM client per (endpoint, region, timeout): one attempt, short timeouts.
+_PROBES: dict[tuple[Any, ...], IAMClient] = {}
+
+
+def _session(endpoint: str | None, region: str) -> boto3.session.Session:
     session = boto3.session.Session(region_name=region)  # not thread-safe: one per build
     if endpoint and session.get_credentials() is None:
         # moto and LocalStack accept any credentials.
         session = boto3.session.Session(
             aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region
         )
+    return session
+
+
+def _build_clients(
+    endpoint: str | None, region: str, max_attempts: int, connect_timeout: int, read_timeout: int
+) -> _Clients:
+    session = _session(endpoint, region)
 
     def config(attempts: int) -> Config:
         # `total_max_attempts` counts the first attempt; in a Config, `max_attempts` counts
@@ -300,6 +309,27 @@ class IamGateway:
         """Drop the shared clients, so the next `from_settings` builds new ones (tests)."""
         with _CLIENTS_LOCK:
             _CLIENTS.clear()
+            _PROBES.clear()
+
+    @staticmethod
+    def check_reachable(timeout: float) -> None:
+        """Raise an `IamError` unless the configured IAM answers one cheap read within about
+        `timeout` seconds, never retried: the readiness check's probe. ListAccountAliases rather
+        than STS's GetCallerIdentity, because on AWS STS is another endpoint than IAM's."""
+        config = (settings.IAM_ENDPOINT_URL, settings.AWS_REGION, timeout)
+        with _CLIENTS_LOCK:
+            if config not in _PROBES:
+                probe_config = Config(
+                    retries={"mode": "standard", "total_max_attempts": 1},
+                    connect_timeout=timeout,
+                    read_timeout=timeout,
+                )
+                session = _session(settings.IAM_ENDPOINT_URL, settings.AWS_REGION)
+                _PROBES[config] = session.client("iam", endpoint_url=settings.IAM_ENDPOINT_URL, config=probe_config)
+                CALLS.instrument(_PROBES[config])
+            client = _PROBES[config]
+        with _translated("ListAccountAliases", client, {}):
+            client.list_account_aliases(MaxItems=1)
 
     @property
     def clients(self) -> _Clients:
