@@ -41,10 +41,6 @@ ALLOWED: dict[tuple[str, str], str] = {
         'const html = document.getElementById("tag-row-template").innerHTML.replace(/__prefix__/g, String(index));',
     ): "copies the server-rendered (autoescaped) empty tag row; only a number is put in",
     ("static/js/tag_rows.js", 'body.insertAdjacentHTML("beforeend", html);'): "inserts that copied row",
-    (
-        "templates/operator_mfa/enrol.html",
-        '<div class="my-2" data-testid="mfa-qr">{{ qr_svg|safe }}</div>',
-    ): "segno draws the QR code locally (users/operator_auth/mfa.py): SVG paths and a constant title, no text",
 }
 
 

@@ -70,7 +70,7 @@ def mfa_enrol(request: HttpRequest) -> HttpResponse:
         _refuse(form, attempt.wait)
     context: dict[str, object] = {
         "form": form,
-        "qr_svg": operator_mfa.qr_svg(device),
+        "qr": operator_mfa.qr_code(device),
         "secret": operator_mfa.secret_text(device),
         "mfa_required": settings.OPERATOR_MFA == "required",
         "next": request.POST.get("next") or request.GET.get("next", ""),
