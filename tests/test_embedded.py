@@ -461,6 +461,44 @@ def test_it_creates_one_of_many_spellings_sent_at_once(iam_server: str, monkeypa
     assert len(direct_client(iam_server).list_users()["Users"]) == 1
 
 
+def test_account_details_are_read_whole_while_users_are_being_created(iam_server: str) -> None:
+    """GetAccountAuthorizationDetails (the users list's one read) answers while a job creates
+    users: moto serialised live views of its dicts, which a concurrent CreateUser changed
+    ("dictionary changed size during iteration", an HTML 500)."""
+    seed = direct_client(iam_server)
+    for number in range(200):
+        seed.create_user(UserName=f"seed-{number}")
+    creating = threading.Event()
+    failures: list[str] = []
+
+    def create_users() -> None:
+        client = direct_client(iam_server, attempts=1)
+        creating.set()
+        for number in range(300):
+            client.create_user(UserName=f"new-{number}")
+
+    def read_details() -> int:
+        client = direct_client(iam_server, attempts=1)
+        creating.wait()
+        reads = 0
+        while creator.is_alive():
+            try:
+                client.get_account_authorization_details(Filter=["User"])
+            except Exception as error:  # any failure counts: ClientError or an unparsable answer
+                failures.append(repr(error))
+            reads += 1
+        return reads
+
+    creator = threading.Thread(target=create_users)
+    creator.start()
+    with ThreadPoolExecutor(2) as pool:
+        reads = sum(pool.map(lambda _: read_details(), range(2)))
+    creator.join()
+    assert reads > 0
+    assert failures == []
+    assert len(seed.get_account_authorization_details(Filter=["User"])["UserDetailList"]) == 500
+
+
 def test_the_credential_report_is_written_as_iam_writes_it(iam) -> None:
     """users/iam/embedded/report.py: the generation time, the password's own change time, N/A."""
     raw = iam.clients[0]

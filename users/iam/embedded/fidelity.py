@@ -5,8 +5,9 @@ The extensions: permissions boundaries on users (CreateUser, Put/DeleteUserPermi
 GetUser), CreateLoginProfile's PasswordResetRequired, UpdateLoginProfile changing only what it
 names, service-linked roles' policies refused to users and groups, user and group names
 unique regardless of case, DeleteGroup refused while the group has members or policies,
-service-specific credentials (users/iam/embedded/credentials.py) and a credential report as IAM
-writes it (users/iam/embedded/report.py). Lookups (GetUser and the rest) stay exact-match as in
+service-specific credentials (users/iam/embedded/credentials.py), a credential report as IAM
+writes it (users/iam/embedded/report.py), and GetAccountAuthorizationDetails answering whole
+while other requests create users (moto serialised live views of its dicts). Lookups (GetUser and the rest) stay exact-match as in
 moto: the console only ever looks users up by the name IAM gave back, so it never depends on
 IAM's case-insensitive lookup.
 """
@@ -14,7 +15,7 @@ IAM's case-insensitive lookup.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import moto
 import moto.iam.models
@@ -71,6 +72,7 @@ _moto_create_login_profile = IAMBackend.create_login_profile
 _moto_attach_user_policy = IAMBackend.attach_user_policy
 _moto_create_group = IAMBackend.create_group
 _moto_delete_group = IAMBackend.delete_group
+_moto_get_account_authorization_details = IAMBackend.get_account_authorization_details
 _moto_attach_group_policy = IAMBackend.attach_group_policy
 _applied = False
 # The server answers in several threads: a name check and the creation it allows must not
@@ -210,6 +212,13 @@ def _update_login_profile(
     return user
 
 
+def _get_account_authorization_details(self: IAMBackend, policy_filter: list[str]) -> dict[str, Any]:
+    """Lists, not moto's live views of its dicts: the answer is serialised after this returns,
+    while other threads may create users ("dictionary changed size during iteration")."""
+    details = _moto_get_account_authorization_details(self, policy_filter)
+    return {kind: list(entities) for kind, entities in details.items()}
+
+
 def _backend(response: IamResponse) -> _ExtendedBackend:
     """The response's backend, as extended by `apply_moto_extensions` (before any request)."""
     return cast("_ExtendedBackend", response.backend)
@@ -282,6 +291,7 @@ def apply_moto_extensions() -> None:
     IAMBackend.attach_group_policy = _attach_group_policy  # type: ignore[method-assign]
     IAMBackend.create_group = _create_group  # type: ignore[method-assign]
     IAMBackend.delete_group = _delete_group  # type: ignore[method-assign]
+    IAMBackend.get_account_authorization_details = _get_account_authorization_details  # type: ignore[method-assign]
     IamResponse.create_user = _respond_create_user  # type: ignore[method-assign]
     IamResponse.create_login_profile = _respond_create_login_profile  # type: ignore[method-assign]
     IamResponse.put_user_permissions_boundary = _respond_put_user_permissions_boundary  # type: ignore[attr-defined]
