@@ -1,10 +1,10 @@
-# The two commands of the README: `make run` and `make test`.
+# The two commands of the README, `make run` and `make test`; and `make stack`.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint install
+.PHONY: run stack test lint install
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,11 @@ install: $(STAMP)
 # The console on http://127.0.0.1:8000 with the embedded IAM backend and a worker.
 run: $(STAMP)
 	$(BIN)/python -m iamconsole.run
+
+# The production stack of docker-compose.yml without Docker (iamconsole/stack.py): Redis, PostgreSQL,
+# a moto server as AWS, 2 Celery workers and gunicorn. Options: make stack STACK_ARGS="--workers 3".
+stack: $(STAMP)
+	$(BIN)/python -m iamconsole.stack $(STACK_ARGS)
 
 # Lint, format check and types (configured in pyproject.toml), on the whole tree.
 lint: $(STAMP)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
-import threading
 from typing import cast
 
 import pytest
@@ -56,20 +54,8 @@ def test_it_falls_back_to_the_filesystem_transport_without_redis(monkeypatch) ->
     assert "REDIS_URL" not in os.environ
 
 
-def test_it_sees_that_nothing_answers_on_a_closed_port() -> None:
+def test_it_sees_that_no_redis_answers_on_a_closed_port() -> None:
     assert not run.redis_answers("redis://127.0.0.1:9/0")
-    assert not run.port_in_use("127.0.0.1", 9)
-
-
-def test_it_interrupts_on_the_first_stop_signal_only(monkeypatch) -> None:
-    """A second SIGTERM or Ctrl-C while `make run` stops its children must not interrupt the stop
-    (tests/integration/test_make_run_stop.py runs the real thing)."""
-    monkeypatch.setattr(run, "STOPPING", threading.Event())
-    with pytest.raises(KeyboardInterrupt):
-        run.interrupt(signal.SIGTERM, None)
-    assert run.STOPPING.is_set()
-    run.interrupt(signal.SIGINT, None)
-    run.interrupt(signal.SIGTERM, None)
 
 
 def test_it_configures_celery_for_at_least_once_delivery() -> None:
