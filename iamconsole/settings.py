@@ -100,6 +100,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "users.middleware.IamUnavailableMiddleware",
+    "iamconsole.cache_outage.StoreUnavailableMiddleware",
     # Axes wants to be last.
     "axes.middleware.AxesMiddleware",
 ]
@@ -118,6 +119,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "users.context_processors.console",
+                "iamconsole.cache_outage.notice",  # after the processors that read the cache
             ],
         },
     },
@@ -251,8 +253,22 @@ else:
     # Above the longest task and its retry backoff (RELIABILITY.md §2.6), in each place Celery
     # reads it (the shortest wins).
     CELERY_VISIBILITY_TIMEOUT = envint("CELERY_VISIBILITY_TIMEOUT", 3600)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+    # A Redis that stops answering without closing its connections (failover, a half-open
+    # connection) is noticed within seconds, rather than never (socket_timeout) or in ~51 s.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+        "socket_connect_timeout": 3,
+        "socket_timeout": 5,  # above BRPOP's 1 s wait
+        "health_check_interval": 10,
+    }
     CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+    if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+        # kombu's transport with the fix for a Redis outage (iamconsole/redis_transport.py).
+        CELERY_BROKER_TRANSPORT = "iamconsole.redis_transport:Transport"
+# A worker rides out a broker outage: it reconnects (at start too) for as long as it takes.
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -275,7 +291,15 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "iamconsole.redis_cache.ReusingRedisCache", "LOCATION": REDIS_URL}}
+    # Short timeouts: while Redis does not answer, pages read IAM without the cache and the
+    # secret store says it is unavailable (iamconsole/cache_outage.py), within about a second.
+    CACHES = {
+        "default": {
+            "BACKEND": "iamconsole.redis_cache.ReusingRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 1.0},
+        }
+    }
 else:
     CACHES = {
         "default": {
@@ -315,10 +339,24 @@ OPERATOR_MFA = os.environ.get("OPERATOR_MFA") or ("required" if IAM_BACKEND == "
 if OPERATOR_MFA not in {"required", "optional"}:
     raise ValueError(f"OPERATOR_MFA must be required or optional, not {OPERATOR_MFA!r}")
 OTP_TOTP_ISSUER = "IAM Console"
-AWS_REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+# Read-only: no operator may change IAM (they are viewers for changes), and the gateway refuses
+# every mutating call, workers included. For a console that must only look at an account.
+IAM_READ_ONLY = envbool("IAM_READ_ONLY", False)
+# None: the region of AWS_PROFILE's profile, else us-east-1 (users/iam/aws_session.py).
+AWS_REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
 IAM_MAX_ATTEMPTS = envint("IAM_MAX_ATTEMPTS", 6)
 IAM_CONNECT_TIMEOUT = envint("IAM_CONNECT_TIMEOUT", 5)
 IAM_READ_TIMEOUT = envint("IAM_READ_TIMEOUT", 30)
+# Work in another account: the credential chain's identity assumes this role through STS and
+# every IAM call uses the role's temporary credentials, renewed before they expire.
+IAM_ASSUME_ROLE_ARN = os.environ.get("IAM_ASSUME_ROLE_ARN") or None
+IAM_ASSUME_ROLE_EXTERNAL_ID = os.environ.get("IAM_ASSUME_ROLE_EXTERNAL_ID") or None
+IAM_ASSUME_ROLE_SESSION_NAME = os.environ.get("IAM_ASSUME_ROLE_SESSION_NAME") or "iam-console"
+# botocore renews them 15 minutes before they expire: under 30 minutes, it would assume the
+# role again before nearly every call. 12 hours is STS's maximum (the role's own may be less).
+IAM_ASSUME_ROLE_DURATION = envint("IAM_ASSUME_ROLE_DURATION", 3600)
+if not 1800 <= IAM_ASSUME_ROLE_DURATION <= 43200:
+    raise ValueError(f"IAM_ASSUME_ROLE_DURATION must be 1800 to 43200 seconds, not {IAM_ASSUME_ROLE_DURATION}")
 
 # --- Logging: nothing below INFO from the AWS SDK, which logs request bodies at DEBUG ------
 

@@ -17,6 +17,7 @@ from moto import mock_aws
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.iam.models import iam_backends
 
+from iamconsole import cache_outage
 from tests.celery_workers import thread_worker
 from users import audit
 from users.iam.embedded import fidelity
@@ -77,8 +78,10 @@ def iam(db: None, operator: User) -> Iterator[IamGateway]:
 
 @pytest.fixture(autouse=True)
 def empty_cache() -> None:
-    """Each test starts with an empty cache (cached account info and users index included)."""
+    """Each test starts with an empty cache (cached account info and users index included), and
+    with no cache outage remembered from an earlier test."""
     cache.clear()
+    cache_outage.end_outage()
 
 
 @pytest.fixture(scope="session", autouse=True)

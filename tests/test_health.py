@@ -33,6 +33,7 @@ SECRET = "hunter2-Secret"
 def fresh_report(monkeypatch) -> None:
     """No report cached by an earlier test (the cache lives in process memory)."""
     monkeypatch.setattr(health, "_latest", None, raising=False)
+    monkeypatch.setattr(health, "_worker_answered_at", float("-inf"))
 
 
 def closed_port() -> int:
@@ -108,6 +109,22 @@ def test_it_says_when_no_worker_answers(client, iam, redis_client) -> None:
     status, body = readiness(client)
     assert status == 503
     assert body["checks"]["broker"] == "ok"
+    assert body["checks"]["workers"] == "down: no worker answered"
+
+
+def test_a_missed_ping_is_forgiven_for_a_while_after_a_worker_answered(client, iam, redis_client, monkeypatch) -> None:
+    """A worker too busy to answer one ping does not take the console out of a load balancer;
+    no answer for WORKER_GRACE_SECONDS does."""
+    replies: list[dict[str, Any]] = [{"worker@host": {"ok": "pong"}}]
+    monkeypatch.setattr(app.control, "ping", lambda **kwargs: list(replies))
+    assert readiness(client)[1]["checks"]["workers"] == "ok"
+    replies.clear()
+    monkeypatch.setattr(health, "_latest", None)
+    assert readiness(client)[1]["checks"]["workers"] == "ok"
+    monkeypatch.setattr(health, "_worker_answered_at", time.monotonic() - health.WORKER_GRACE_SECONDS)
+    monkeypatch.setattr(health, "_latest", None)
+    status, body = readiness(client)
+    assert status == 503
     assert body["checks"]["workers"] == "down: no worker answered"
 
 

@@ -150,8 +150,10 @@ def test_it_queues_item_ids_only_when_the_transaction_commits(
 
 def test_it_creates_nothing_when_the_broker_is_down(iam, operator, monkeypatch) -> None:
     monkeypatch.undo()  # the real check_queue
-    # Only the write URL (what publishing uses): it falls back to broker_url when unset.
-    monkeypatch.setattr(run_job_item.app.conf, "broker_write_url", "redis://127.0.0.1:1/0")
+    # Only the write URL (what publishing uses): it falls back to broker_url when unset. As an
+    # item, so that undoing it unsets it again (the attribute reads the fallback, which
+    # setattr's undo would then leave set for the rest of the session).
+    monkeypatch.setitem(run_job_item.app.conf, "broker_write_url", "redis://127.0.0.1:1/0")
     with pytest.raises(jobs.JobQueueUnavailable):
         _start(operator, _both("ann", custom_password=True), custom_password=CUSTOM)
     assert not Job.objects.exists() and not JobItem.objects.exists()

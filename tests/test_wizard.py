@@ -170,7 +170,7 @@ def test_it_reviews_the_plan_with_its_cli_commands(iam, operator_client) -> None
 
     assert response.context["wizard"]["steps"].current == "review"
     html = response.content.decode()
-    assert "Create users" in html
+    assert "Create 2 users" in html  # on the AWS backend, with the count (and the account)
     summary = response.context["summary"]
     assert ("Developers", "Group", "Permissions group") in summary
     assert ("IAMUserChangePassword", "AWS managed", "Permissions policy") in summary

@@ -1,4 +1,4 @@
-"""What every page's frame shows: the account, the backend, the operator's role."""
+"""What every page's frame shows: the account, the backend, the operator's role, read-only mode."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from users.iam.errors import IamError
 from users.iam.gateway import IamGateway
 from users.operator_auth import mfa as operator_mfa
-from users.roles import CHANGE_IAM
+from users.roles import CHANGE_IAM, can_change_iam
 
 
 def backend_label() -> str:
@@ -22,18 +22,21 @@ def backend_label() -> str:
 
 
 def console(request: HttpRequest) -> dict[str, Any]:
+    read_only = {"iam_read_only": settings.IAM_READ_ONLY}  # its banner is on every page
     if not request.user.is_authenticated:
-        return {}
+        return read_only
     if operator_mfa.pending_step(request) is not None:
         # A password-only session sees the OTP step and nothing of the account.
-        return {"mfa_pending": True}
+        return {**read_only, "mfa_pending": True}
     try:
         account = IamGateway.from_settings(operator=request.user).cached_account_info()
     except IamError:
         account = None
     return {
+        **read_only,
         "account": account,
         "backend_kind": settings.IAM_BACKEND,
         "backend_label": backend_label(),
-        "can_change_iam": request.user.has_perm(CHANGE_IAM),
+        "can_change_iam": can_change_iam(request.user),
+        "is_operator": request.user.has_perm(CHANGE_IAM),
     }

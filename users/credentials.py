@@ -66,6 +66,13 @@ def put(*, batch: str, operator_id: int, item: str, secret: Mapping[str, str], t
     caches["default"].add(_cache_key(batch, item), token, timeout=ttl)
 
 
+def check_available() -> None:
+    """Raise the cache's error (iamconsole.cache_outage.UNAVAILABLE) unless the store answers a
+    read: before an IAM call that makes a secret, so that a store that is down stops it there
+    rather than after IAM made a secret nobody could keep."""
+    caches["default"].get("credentials:probe")
+
+
 def take(*, batch: str, operator_id: int, item: str) -> dict[str, str]:
     """The secret stored for (batch, item), for its operator only. The value stays stored
     (the page and the CSV may both read it) until `discard` or expiry."""

@@ -40,6 +40,7 @@ from kombu.exceptions import OperationalError
 
 from users import audit, credentials, job_items, retrievals, tasks
 from users.exports import CredentialRow, sign_in_email_link
+from users.iam.errors import ReadOnlyConsole
 from users.iam.gateway import IamGateway
 from users.models import Job, JobItem
 from users.provisioning import UserPlan
@@ -77,8 +78,11 @@ def start_job(
     The custom password (for the plans with `custom_password=True`) goes to the one-time store
     only: never the database, never a Celery message. Pass the request's `session`: only that
     session may then read the job's credentials. Raises `JobQueueUnavailable`, with nothing
-    created, when the broker does not answer; `IamError` when IAM cannot tell the account.
+    created, when the broker does not answer; `IamError` when IAM cannot tell the account, and
+    `ReadOnlyConsole` when IAM_READ_ONLY (no job is made: its users could only fail).
     """
+    if settings.IAM_READ_ONLY:
+        raise ReadOnlyConsole("CreateUser")
     if not plans:
         raise ValueError("a job needs at least one user")
     needs_custom = any(plan.custom_password for plan in plans)

@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from users import audit
-from users.iam.errors import AccessDenied, IamError, IamUnavailable
+from users.iam.errors import AccessDenied, IamError, IamUnavailable, ReadOnlyConsole
 from users.operator_auth import mfa as operator_mfa
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,8 @@ class IamUnavailableMiddleware:
             status, title = 503, "The IAM backend cannot be reached"
         elif isinstance(exception, AccessDenied):
             status, title = 403, "The console's AWS credentials are not allowed to do this"
+        elif isinstance(exception, ReadOnlyConsole):
+            status, title = 403, "This console is read-only"
         else:
             status, title = 502, "IAM answered with an error"
         return render(request, "iam_error.html", {"title": title, "error": exception}, status=status)

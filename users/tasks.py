@@ -17,15 +17,17 @@ import uuid
 from collections.abc import Iterable
 from typing import Any, Protocol, cast
 
-from celery import Task, shared_task
+from celery import Task, bootsteps, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import task_postrun, task_prerun, worker_ready
+from celery.signals import task_postrun, task_prerun
 from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError, close_old_connections
 from kombu.exceptions import OperationalError
 
+from iamconsole import cache_outage
+from iamconsole.celery import app
 from users import job_items
 from users.iam.errors import IamError
 from users.iam.gateway import IamGateway
@@ -93,8 +95,10 @@ def run_job_item(self: Task[[int], None], item_id: int) -> None:
 
     Retryable IAM errors put the item back to QUEUED and retry the task with exponential
     backoff and full jitter; the next run resumes at the failed step. So does a database error
-    (a failover; SQLite's table locks in tests): every step is saved or reconciled on the next
-    run, so the item is queued again rather than failed.
+    (a failover; SQLite's table locks in tests), or Redis away (the one-time store cannot keep a
+    secret: an access key whose secret was lost is an orphan the next run deletes): every step
+    is saved or reconciled on the next run, so the item is queued again rather than failed. If
+    the retry cannot be sent either (the broker is that Redis), the sweeper sends it.
     """
     try:
         item = job_items.claim_item(item_id)
@@ -104,7 +108,7 @@ def run_job_item(self: Task[[int], None], item_id: int) -> None:
         return
     try:
         _run(self, item)
-    except DatabaseError as error:
+    except (DatabaseError, *cache_outage.UNAVAILABLE) as error:
         _requeue_soon(item)
         raise _retry(self, error) from error
 
@@ -141,7 +145,7 @@ def _run(task: Task[[int], None], item: JobItem) -> None:
         message = f"Stopped after {RUN_ITEM_SOFT_TIME_LIMIT} s; Retry resumes at the unfinished step."
         job_items.finish_item(item, done=False, error=IamError("TimeLimitExceeded", message))
         return
-    except DatabaseError:
+    except (DatabaseError, *cache_outage.UNAVAILABLE):
         raise
     except Exception:
         # A bug: fail the item visibly, and let Celery log the traceback.
@@ -153,7 +157,7 @@ def _run(task: Task[[int], None], item: JobItem) -> None:
 
 
 def _job_password_policy(job_id: Any, gateway: IamGateway) -> PasswordPolicy:
-    policy = cache.get_or_set(
+    policy = cache_outage.tolerant_cache.get_or_set(
         f"jobs:{job_id}:password-policy", gateway.get_password_policy, JOB_PASSWORD_POLICY_SECONDS
     )
     return cast(PasswordPolicy, policy)
@@ -200,7 +204,8 @@ def sweep_stale_items(chain: str = "") -> int:
     (`job_items.requeue_stale_items`).
 
     With `chain`, it runs again every JOB_SWEEP_SECONDS for as long as `chain` is the latest one
-    started (by `start_sweeper`, at each worker start): one chain per deployment, no beat.
+    started (by `start_sweeper`, at each connection of a worker to the broker): one chain per
+    deployment, no beat.
     """
     if chain:
         if cache.get(SWEEPER_KEY) != chain:
@@ -214,12 +219,25 @@ def sweep_stale_items(chain: str = "") -> int:
     return len(ids)
 
 
-@worker_ready.connect
-def start_sweeper(**kwargs: Any) -> None:
-    """At worker start: sweep now, then periodically (a new chain replaces any older one)."""
+def start_sweeper() -> None:
+    """Sweep now, then periodically (a new chain replaces any older one)."""
     chain = uuid.uuid4().hex
     cache.set(SWEEPER_KEY, chain, timeout=None)
     sweep_stale_items.apply_async(kwargs={"chain": chain})
+
+
+class SweeperStart(bootsteps.StartStopStep):
+    """`start_sweeper` each time a worker's consumer connects to the broker: at worker start, and
+    again after a broker outage, which can lose the chain's next message (a Redis restarted
+    without its data) or leave it unacknowledged in Redis until the visibility timeout."""
+
+    requires = ("celery.worker.consumer.tasks:Tasks",)
+
+    def start(self, parent: Any) -> None:
+        start_sweeper()
+
+
+app.steps["consumer"].add(SweeperStart)
 
 
 @task_prerun.connect

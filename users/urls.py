@@ -1,11 +1,9 @@
 """The console's URLs, one block per area; each area's views are users/views/<area>.py."""
 
-from django.contrib.auth.decorators import permission_required
 from django.urls import path
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.generic import RedirectView
 
-from users.roles import CHANGE_IAM
 from users.views import (
     account,
     audit,
@@ -20,6 +18,7 @@ from users.views import (
     security,
     users,
 )
+from users.views.shortcuts import changes_iam
 from users.views.wizard import AddUserWizard
 
 app_name = "users"
@@ -30,9 +29,7 @@ urlpatterns = [
     path(
         "users/create/",
         # Error reports must not show a typed custom password.
-        sensitive_post_parameters("details-custom_password")(
-            permission_required(CHANGE_IAM, raise_exception=True)(AddUserWizard.as_view())
-        ),
+        sensitive_post_parameters("details-custom_password")(changes_iam(AddUserWizard.as_view())),
         name="create",
     ),
     path("import/", imports.import_users, name="import"),

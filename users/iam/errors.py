@@ -78,3 +78,12 @@ class CredentialReportNotReady(IamError):
 class IamUnavailable(IamError):
     """No answer from IAM. Codes: EndpointUnavailable (the request never got through),
     NoResponse (it may have taken effect: reconcile before retrying a create), NoCredentials."""
+
+
+class ReadOnlyConsole(IamError):
+    """The console runs with IAM_READ_ONLY: the gateway refused a call that changes IAM
+    without sending it."""
+
+    def __init__(self, operation: str) -> None:
+        message = f"Read-only: this console makes no changes to IAM (IAM_READ_ONLY); {operation} was not sent."
+        super().__init__("ReadOnlyConsole", message, operation=operation)

@@ -12,32 +12,25 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
-import boto3
 from botocore import xform_name
 from botocore.client import BaseClient
-from botocore.config import Config
-from botocore.exceptions import (
-    ClientError,
-    HTTPClientError,
-    NoCredentialsError,
-    ParamValidationError,
-    PartialCredentialsError,
-)
+from botocore.exceptions import ClientError, HTTPClientError, ParamValidationError
 from botocore.exceptions import (
     ConnectionError as BotocoreConnectionError,
 )
 from botocore.parsers import ResponseParserError
 from django.conf import settings
-from django.core.cache import cache
 from django.views.decorators.debug import sensitive_variables
 
+from iamconsole.cache_outage import tolerant_cache as cache  # a miss while Redis is down
 from users import audit
+from users.iam import aws_session
+from users.iam.aws_session import CREDENTIAL_ERRORS
 from users.iam.counter import CALLS
 from users.iam.errors import (
     AccessDenied,
@@ -54,6 +47,7 @@ from users.iam.errors import (
     NoSuchEntity,
     PasswordPolicyViolation,
     PolicyNotAttachable,
+    ReadOnlyConsole,
     ServiceFailure,
     Throttled,
     UnmodifiableEntity,
@@ -91,7 +85,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# The calls that change IAM: each writes one audit row, whatever its outcome.
+# The calls that change IAM: each writes one audit row, whatever its outcome (IAM_READ_ONLY refuses them).
 MUTATING = frozenset(
     """
     CreateUser DeleteUser TagUser UntagUser PutUserPermissionsBoundary DeleteUserPermissionsBoundary
@@ -174,9 +168,8 @@ def _translate(exc: Exception, operation: str, client: BaseClient, secrets: list
         )
     if isinstance(exc, ParamValidationError):
         return InvalidInput("ParamValidation", _mask(exc.kwargs["report"], secrets), operation=operation)
-    if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
-        message = "No usable AWS credentials were found for IAM."
-        return IamUnavailable("NoCredentials", message, operation=operation)
+    if isinstance(exc, CREDENTIAL_ERRORS):
+        return aws_session.unavailable(exc, operation)
     endpoint, kind = client.meta.endpoint_url, type(exc).__name__
     if isinstance(exc, HTTPClientError):  # sent, but the answer was lost or late
         message = f"The IAM endpoint {endpoint} did not answer ({kind}); the call may have taken effect."
@@ -191,8 +184,7 @@ def _translate(exc: Exception, operation: str, client: BaseClient, secrets: list
 _TRANSLATED = (
     ClientError,
     ParamValidationError,
-    NoCredentialsError,
-    PartialCredentialsError,
+    *CREDENTIAL_ERRORS,
     BotocoreConnectionError,  # not sent: EndpointConnectionError, ConnectTimeoutError, ...
     HTTPClientError,  # sent, no answer: ReadTimeoutError, ConnectionClosedError
     ResponseParserError,  # sent, answered by something else (an HTML 5xx page)
@@ -224,49 +216,6 @@ def _tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
     return [{"Key": key, "Value": value} for key, value in tags.items()]
 
 
-# --- Clients -------------------------------------------------------------------------------
-
-# IAM, STS (no STS stubs installed: a plain BaseClient) and IAM again, for CreateAccessKey.
-_Clients: TypeAlias = "tuple[IAMClient, BaseClient, IAMClient]"
-_CLIENTS: dict[tuple[Any, ...], _Clients] = {}
-_CLIENTS_LOCK = threading.Lock()
-
-
-# The readiness check's IAM client per (endpoint, region, timeout): one attempt, short timeouts.
-_PROBES: dict[tuple[Any, ...], IAMClient] = {}
-
-
-def _session(endpoint: str | None, region: str) -> boto3.session.Session:
-    session = boto3.session.Session(region_name=region)  # not thread-safe: one per build
-    if endpoint and session.get_credentials() is None:
-        # moto and LocalStack accept any credentials.
-        session = boto3.session.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region
-        )
-    return session
-
-
-def _build_clients(
-    endpoint: str | None, region: str, max_attempts: int, connect_timeout: int, read_timeout: int
-) -> _Clients:
-    session = _session(endpoint, region)
-
-    def config(attempts: int) -> Config:
-        # `total_max_attempts` counts the first attempt; in a Config, `max_attempts` counts
-        # retries only (max_attempts=1 would still send CreateAccessKey twice).
-        return Config(
-            retries={"mode": "standard", "total_max_attempts": attempts},
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-        )
-
-    iam = session.client("iam", endpoint_url=endpoint, config=config(max_attempts))
-    sts: BaseClient = session.client("sts", endpoint_url=endpoint, config=config(max_attempts))
-    # CreateAccessKey is not idempotent: the SDK must never resend it (RELIABILITY.md §2.2).
-    key = session.client("iam", endpoint_url=endpoint, config=config(1))
-    return iam, sts, key
-
-
 # --- The gateway ---------------------------------------------------------------------------
 
 
@@ -290,49 +239,27 @@ class IamGateway:
 
     @classmethod
     def from_settings(cls, *, operator: User | None = None) -> IamGateway:
-        """A gateway on the configured endpoint; the clients are built once per process."""
-        config = (
-            settings.IAM_ENDPOINT_URL,
-            settings.AWS_REGION,
-            settings.IAM_MAX_ATTEMPTS,
-            settings.IAM_CONNECT_TIMEOUT,
-            settings.IAM_READ_TIMEOUT,
-        )
-        with _CLIENTS_LOCK:
-            if config not in _CLIENTS:
-                _CLIENTS[config] = _build_clients(*config)
-            clients = _CLIENTS[config]
-        return cls(*clients, operator=operator)
+        """A gateway on the configured IAM (users/iam/aws_session.py: credentials, assumed
+        role); the clients are built once per process."""
+        return cls(*aws_session.clients(), operator=operator)
 
     @staticmethod
     def forget_clients() -> None:
         """Drop the shared clients, so the next `from_settings` builds new ones (tests)."""
-        with _CLIENTS_LOCK:
-            _CLIENTS.clear()
-            _PROBES.clear()
+        aws_session.forget()
 
     @staticmethod
     def check_reachable(timeout: float) -> None:
         """Raise an `IamError` unless the configured IAM answers one cheap read within about
         `timeout` seconds, never retried: the readiness check's probe. ListAccountAliases rather
         than STS's GetCallerIdentity, because on AWS STS is another endpoint than IAM's."""
-        config = (settings.IAM_ENDPOINT_URL, settings.AWS_REGION, timeout)
-        with _CLIENTS_LOCK:
-            if config not in _PROBES:
-                probe_config = Config(
-                    retries={"mode": "standard", "total_max_attempts": 1},
-                    connect_timeout=timeout,
-                    read_timeout=timeout,
-                )
-                session = _session(settings.IAM_ENDPOINT_URL, settings.AWS_REGION)
-                _PROBES[config] = session.client("iam", endpoint_url=settings.IAM_ENDPOINT_URL, config=probe_config)
-                CALLS.instrument(_PROBES[config])
-            client = _PROBES[config]
+        client = aws_session.probe_client(timeout)
+        CALLS.instrument(client)  # a no-op after the first time
         with _translated("ListAccountAliases", client, {}):
             client.list_account_aliases(MaxItems=1)
 
     @property
-    def clients(self) -> _Clients:
+    def clients(self) -> aws_session.Clients:
         """The boto3 clients, for instrumentation (call counting, fault injection)."""
         return (self._iam, self._sts, self._key)
 
@@ -343,6 +270,8 @@ class IamGateway:
         """Make one API call, translating its errors and auditing it if it changes IAM."""
         client = client or self._iam
         try:
+            if operation in MUTATING and settings.IAM_READ_ONLY:
+                raise ReadOnlyConsole(operation)
             with _translated(operation, client, params):
                 response: dict[str, Any] = getattr(client, xform_name(operation))(**params)
         except IamError as error:
@@ -354,7 +283,8 @@ class IamGateway:
         return response
 
     def _cache_key(self, name: str) -> str:
-        return f"iam:{self._iam.meta.endpoint_url}:{name}"
+        # Per role too: another role is another account behind the same endpoint.
+        return f"iam:{self._iam.meta.endpoint_url}:{settings.IAM_ASSUME_ROLE_ARN}:{name}"
 
     @contextmanager
     def changes_then_invalidate(self) -> Iterator[None]:
@@ -424,15 +354,16 @@ class IamGateway:
     # --- account ---
 
     def account_info(self) -> AccountInfo:
-        """The account id and alias (2 calls: GetCallerIdentity, ListAccountAliases)."""
-        account_id = self._call("GetCallerIdentity", client=self._sts)["Account"]
+        """The account id and alias, and the caller's ARN (GetCallerIdentity, ListAccountAliases)."""
+        caller = self._call("GetCallerIdentity", client=self._sts)
         aliases = self._items("ListAccountAliases", "AccountAliases")
-        return AccountInfo(account_id=account_id, alias=aliases[0] if aliases else None)
+        return AccountInfo(caller["Account"], aliases[0] if aliases else None, caller_arn=caller["Arn"])
 
     def cached_account_info(self) -> AccountInfo:
         """`account_info()`, cached for ACCOUNT_CACHE_SECONDS per endpoint: it changes rarely,
         and every page's frame shows it."""
-        key = f"account-info:{settings.IAM_ENDPOINT_URL}"
+        # ":2": since it holds the caller's ARN; per role, as `_cache_key`.
+        key = f"account-info:2:{settings.IAM_ENDPOINT_URL}:{settings.IAM_ASSUME_ROLE_ARN}"
         info: AccountInfo | None = cache.get(key)
         if info is None:
             info = self.account_info()

@@ -277,6 +277,7 @@ class PasswordPolicy:
 class AccountInfo:
     account_id: str
     alias: str | None
+    caller_arn: str = ""  # who the console's credentials are (GetCallerIdentity's Arn)
 
     @property
     def sign_in_url(self) -> str:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from users.forms.account import PasswordPolicyForm
-from users.roles import CHANGE_IAM
-from users.views.shortcuts import gateway_for
+from users.views.shortcuts import changes_iam, gateway_for
 
 
 def account_settings(request: HttpRequest) -> HttpResponse:
@@ -19,7 +17,7 @@ def account_settings(request: HttpRequest) -> HttpResponse:
     return render(request, "users/account_settings.html", context)
 
 
-@permission_required(CHANGE_IAM, raise_exception=True)
+@changes_iam
 @require_http_methods(["GET", "POST"])
 def password_policy_edit(request: HttpRequest) -> HttpResponse:
     gateway = gateway_for(request)

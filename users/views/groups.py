@@ -10,7 +10,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
@@ -32,9 +31,8 @@ from users.group_deletion import delete_group
 from users.iam.errors import EntityAlreadyExists, IamError, NoSuchEntity
 from users.iam.gateway import IamGateway
 from users.iam.types import Group, IamUser, Policy
-from users.roles import CHANGE_IAM
 from users.validators import GROUP_NAME_RE
-from users.views.shortcuts import gateway_for
+from users.views.shortcuts import changes_iam, gateway_for
 
 DUPLICATE_GROUP_MESSAGE = "A group with this name already exists. Group names are not case sensitive."
 # One change for `_apply`: what it changes (a user or policy name), and the IAM call.
@@ -102,7 +100,7 @@ def group_list(request: HttpRequest) -> HttpResponse:
     return render(request, "groups/list.html", context)
 
 
-@permission_required(CHANGE_IAM, raise_exception=True)
+@changes_iam
 @require_http_methods(["GET", "POST"])
 def group_create(request: HttpRequest) -> HttpResponse:
     """Create group: CreateGroup, then AttachGroupPolicy for each chosen policy."""
@@ -149,7 +147,7 @@ def group_detail(request: HttpRequest, name: str) -> HttpResponse:
     return render(request, "groups/detail.html", _detail_context(gateway_for(request), name))
 
 
-@permission_required(CHANGE_IAM, raise_exception=True)
+@changes_iam
 @require_http_methods(["GET", "POST"])
 def group_add_users(request: HttpRequest, name: str) -> HttpResponse:
     gateway = gateway_for(request)
@@ -166,7 +164,7 @@ def group_add_users(request: HttpRequest, name: str) -> HttpResponse:
     return render(request, "groups/add_users.html", context, status=400 if form.errors else 200)
 
 
-@permission_required(CHANGE_IAM, raise_exception=True)
+@changes_iam
 @require_POST
 def group_remove_users(request: HttpRequest, name: str) -> HttpResponse:
     gateway = gateway_for(request)
@@ -179,7 +177,7 @@ def group_remove_users(request: HttpRequest, name: str) -> HttpResponse:
     return redirect("users:group_detail", name)
 
 
-@permission_required(CHANGE_IAM, raise_exception=True)
+@changes_iam
 @require_http_methods(["GET", "POST"])
 def group_add_policies(request: HttpRequest, name: str) -> HttpResponse:
     """Add permissions: attach managed policies, up to 10 per group."""
@@ -198,7 +196,7 @@ def group_add_policies(request: HttpRequest, name: str) -> HttpResponse:
     return render(request, "groups/add_policies.html", context, status=400 if form.errors else 200)
 
 
-@permission_required(CHANGE_IAM, raise_exception=True)
+@changes_iam
 @require_POST
 def group_remove_policies(request: HttpRequest, name: str) -> HttpResponse:
     gateway = gateway_for(request)
@@ -212,7 +210,7 @@ def group_remove_policies(request: HttpRequest, name: str) -> HttpResponse:
     return redirect("users:group_detail", name)
 
 
-@permission_required(CHANGE_IAM, raise_exception=True)
+@changes_iam
 @require_http_methods(["GET", "POST"])
 def group_delete(request: HttpRequest) -> HttpResponse:
     """Delete the groups selected on the list (or a group's page): GET asks for the

@@ -1,7 +1,8 @@
 """Open health checks for load balancers, docker compose and `make run`.
 
 `/health/` (readiness) asks each dependency the console needs: the database, the Celery broker,
-a worker (a ping through the broker: the first answer is enough), the cache and IAM. The checks
+a worker (a ping through the broker: the first answer is enough; a missed ping counts only once
+no worker has answered for WORKER_GRACE_SECONDS), the cache and IAM. The checks
 run in parallel threads, all bounded by CHECK_SECONDS, and their report is kept CACHE_SECONDS in
 process memory (not in the cache: Redis may be what is down), so a load balancer polling every
 few seconds costs next to nothing. 200 when every check is "ok", else 503; a check that failed
@@ -34,6 +35,7 @@ CACHE_SECONDS = 5.0  # a report is served this long before the next checks
 OK = "ok"
 # A connection and each answer on it: half the bound, so that the worker ping fits after it.
 STEP_SECONDS = CHECK_SECONDS // 2
+WORKER_GRACE_SECONDS = 20.0
 REDIS_TIMEOUTS = {"socket_connect_timeout": STEP_SECONDS, "socket_timeout": STEP_SECONDS}
 
 
@@ -62,7 +64,20 @@ def _queue() -> dict[str, str]:
             replies = app.control.ping(timeout=STEP_SECONDS, limit=1, connection=connection)
         except Exception as error:
             return {"broker": OK, "workers": _down(error)}
-    return {"broker": OK, "workers": OK if replies else "down: no worker answered"}
+    return {"broker": OK, "workers": OK if _workers_answered(bool(replies)) else "down: no worker answered"}
+
+
+_worker_answered_at = float("-inf")  # time.monotonic() of this process's last answered ping
+
+
+def _workers_answered(now: bool) -> bool:
+    """A worker answered now, or less than WORKER_GRACE_SECONDS ago: a worker busy on a loaded
+    machine can miss one ping's second, and a load balancer must not take every web instance out
+    for it. A worker that is really gone is reported once the grace has passed."""
+    global _worker_answered_at
+    if now:
+        _worker_answered_at = time.monotonic()
+    return time.monotonic() - _worker_answered_at < WORKER_GRACE_SECONDS
 
 
 def _cache() -> dict[str, str]:

@@ -9,7 +9,6 @@ import uuid
 from typing import Any, cast
 
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -22,15 +21,14 @@ from users.iam.errors import IamError
 from users.iam.gateway import IamGateway
 from users.models import UserImport
 from users.provisioning import UserPlan
-from users.roles import CHANGE_IAM
-from users.views.shortcuts import operator_for, queue_unavailable
+from users.views.shortcuts import changes_iam, operator_for, queue_unavailable
 
 ROWS_PER_PAGE = 100
 RECENT_IMPORTS = 10
 
 
 @require_http_methods(["GET", "POST"])
-@permission_required(CHANGE_IAM, raise_exception=True)
+@changes_iam
 def import_users(request: HttpRequest) -> HttpResponse:
     form = ImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
@@ -63,7 +61,7 @@ def import_template(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@permission_required(CHANGE_IAM, raise_exception=True)
+@changes_iam
 def import_plan(request: HttpRequest, import_id: uuid.UUID) -> HttpResponse:
     upload = get_object_or_404(UserImport, pk=import_id, operator=operator_for(request))
     only_errors = request.GET.get("show") != "all" and upload.rows_invalid > 0
@@ -88,7 +86,7 @@ def import_plan(request: HttpRequest, import_id: uuid.UUID) -> HttpResponse:
 
 
 @require_POST
-@permission_required(CHANGE_IAM, raise_exception=True)
+@changes_iam
 def import_confirm(request: HttpRequest, import_id: uuid.UUID) -> HttpResponse:
     operator = operator_for(request)
     upload = get_object_or_404(UserImport, pk=import_id, operator=operator)

@@ -15,7 +15,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
@@ -30,8 +29,7 @@ from users import credentials, jobs, retrievals
 from users.exports import credentials_csv
 from users.models import Job, JobItem
 from users.provisioning import UserPlan
-from users.roles import CHANGE_IAM
-from users.views.shortcuts import operator_for, queue_unavailable
+from users.views.shortcuts import changes_iam, operator_for, queue_unavailable
 
 ITEMS_PER_PAGE = 100
 JOBS_PER_PAGE = 25
@@ -153,7 +151,7 @@ def job_credentials_csv(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse
 
 
 @require_POST
-@permission_required(CHANGE_IAM, raise_exception=True)
+@changes_iam
 @never_cache
 def job_close(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     """Close: only the session that started the job (the one that may read its secrets) may
@@ -169,7 +167,7 @@ def job_close(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
 
 
 @require_POST
-@permission_required(CHANGE_IAM, raise_exception=True)
+@changes_iam
 def job_retry(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     job = _job_for(request, job_id)
     try:
@@ -182,7 +180,7 @@ def job_retry(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
 
 
 @require_POST
-@permission_required(CHANGE_IAM, raise_exception=True)
+@changes_iam
 def job_cancel(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     job = _job_for(request, job_id)
     count = jobs.cancel(job)

@@ -12,7 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_http_methods
 
-from users import retrievals
+from users import credentials, retrievals
 from users.forms.mfa import MAX_MFA_DEVICES_PER_USER, MfaCodesForm, MfaDeviceNameForm
 from users.iam.errors import EntityAlreadyExists, IamError, NoSuchEntity
 from users.iam.gateway import IamGateway
@@ -64,6 +64,7 @@ def mfa_device_assign(request: HttpRequest, name: str) -> HttpResponse:
         return redirect(security_tab_url(name))
     form = MfaDeviceNameForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        credentials.check_available()  # the seed must be kept
         try:
             device = gateway.create_virtual_mfa_device(form.cleaned_data["device_name"])
         except EntityAlreadyExists:

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from users import audit
 from users.forms.operator_mfa import EnrolForm, VerifyForm
 from users.operator_auth import mfa as operator_mfa
-from users.views.shortcuts import changes_iam, operator_for
+from users.views.shortcuts import manages_operators, operator_for
 
 
 def _next_url(request: HttpRequest) -> str:
@@ -99,7 +99,7 @@ def mfa_verify(request: HttpRequest) -> HttpResponse:
     return render(request, "operator_mfa/verify.html", {"form": form, "next": next_url})
 
 
-@changes_iam
+@manages_operators
 def mfa_operators(request: HttpRequest) -> HttpResponse:
     enrolled = operator_mfa.enrolled_user_ids()
     rows = [(user, user.pk in enrolled) for user in User.objects.filter(is_active=True).order_by("username")]
@@ -107,7 +107,7 @@ def mfa_operators(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@changes_iam
+@manages_operators
 def mfa_reset(request: HttpRequest, user_id: int) -> HttpResponse:
     operator = operator_for(request)
     target = get_object_or_404(User, pk=user_id)

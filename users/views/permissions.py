@@ -11,7 +11,6 @@ from functools import partial
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -23,14 +22,13 @@ from users.iam.errors import IamError, LimitExceeded, MalformedPolicyDocument
 from users.iam.gateway import IamGateway
 from users.iam.types import GroupSummary, Policy
 from users.provisioning import UserPlan, copy_permissions
-from users.roles import CHANGE_IAM
 from users.user_details import PermissionRow, UserDetails
-from users.views.shortcuts import gateway_for, read_user
+from users.views.shortcuts import changes_iam, gateway_for, read_user
 
 
 def _view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """An action: operators only (viewers get 403); GET shows its page, POST changes IAM."""
-    return permission_required(CHANGE_IAM, raise_exception=True)(require_http_methods(["GET", "POST"])(view))
+    """An action: operators only (`changes_iam`); GET shows its page, POST changes IAM."""
+    return changes_iam(require_http_methods(["GET", "POST"])(view))
 
 
 def _back(name: str) -> HttpResponse:

@@ -20,6 +20,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_http_methods, require_POST
 from formtools.wizard.views import SessionWizardView
 
+from iamconsole import cache_outage
 from users import credentials, retrievals
 from users.exports import CredentialRow, credentials_csv, sign_in_email_link
 from users.forms.security import (
@@ -92,6 +93,7 @@ class CreateAccessKeyWizard(SessionWizardView):  # type: ignore[misc]  # formtoo
     def done(self, form_list: Any, **kwargs: Any) -> HttpResponse:
         name = self.details.user.name
         description = self.get_cleaned_data_for_step("description")["description"]
+        credentials.check_available()
         try:
             key = self.gateway.create_access_key(name)
         except (IamUnavailable, ServiceFailure) as error:  # it may have run: never resent blindly
@@ -104,16 +106,25 @@ class CreateAccessKeyWizard(SessionWizardView):  # type: ignore[misc]  # formtoo
         except IamError as error:
             report_failure(self.request, "Create access key", error)
             return redirect(security_tab_url(name))
-        retrieval = retrievals.keep(
-            self.request,
-            user_name=name,
-            kind=retrievals.ACCESS_KEY,
-            secret={
-                "access_key_id": key.access_key_id,
-                "secret_access_key": key.secret_access_key,
-                "rotating": self.storage.extra_data.get("rotate", ""),
-            },
-        )
+        try:
+            retrieval = retrievals.keep(
+                self.request,
+                user_name=name,
+                kind=retrievals.ACCESS_KEY,
+                secret={
+                    "access_key_id": key.access_key_id,
+                    "secret_access_key": key.secret_access_key,
+                    "rotating": self.storage.extra_data.get("rotate", ""),
+                },
+            )
+        except cache_outage.UNAVAILABLE as error:  # Redis went away since check_available
+            cache_outage.record_outage(error)
+            messages.error(
+                self.request,
+                f"Access key {key.access_key_id} was created, but the one-time secret store is not available: "
+                "its secret could not be kept. Deactivate and delete that key, then create a new one.",
+            )
+            return redirect(security_tab_url(name))
         if description:
             try:
                 self.gateway.tag_user(name, {key.access_key_id: description})

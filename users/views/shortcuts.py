@@ -7,27 +7,42 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 
-from users import credentials, retrievals, user_details
+from users import credentials, retrievals, roles, user_details
 from users.iam.errors import IamError, NoSuchEntity
 from users.iam.gateway import IamGateway
-from users.roles import CHANGE_IAM
 from users.user_details import UserDetails
 from users.validators import is_valid_user_name
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
-# For the views that change IAM: viewers get 403.
-changes_iam = permission_required(CHANGE_IAM, raise_exception=True)
+_View = TypeVar("_View", bound=Callable[..., HttpResponseBase])
+
+
+def changes_iam(view: _View) -> _View:
+    """For the views that change IAM: 403 to viewers, and to everyone when IAM_READ_ONLY."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if not roles.can_change_iam(request.user):
+            raise PermissionDenied("This change is not allowed: a viewer, or a read-only console.")
+        return view(request, *args, **kwargs)
+
+    return cast("_View", wrapped)
+
+
+# For managing the console's own operators (their MFA): operators, even when IAM is read-only.
+manages_operators = permission_required(roles.CHANGE_IAM, raise_exception=True)
 
 
 def operator_for(request: HttpRequest) -> User:

@@ -6,7 +6,6 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
@@ -25,8 +24,7 @@ from users.iam.gateway import IamGateway
 from users.iam.types import AccessKey, CredentialReport, UserSummary
 from users.list_columns import rows
 from users.models import Column, ListPreferences
-from users.roles import CHANGE_IAM
-from users.views.shortcuts import gateway_for, operator_for
+from users.views.shortcuts import changes_iam, gateway_for, operator_for
 
 ACCESS_KEY_ID_RE = re.compile(r"(AKIA|ASIA)[A-Z0-9]{12,124}")
 
@@ -111,7 +109,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
     return render(request, "users/list.html", context)
 
 
-@permission_required(CHANGE_IAM, raise_exception=True)
+@changes_iam
 @require_http_methods(["GET", "POST"])
 def delete_users(request: HttpRequest) -> HttpResponse:
     """Delete the users selected on the list: GET asks for the confirmation, POST removes what

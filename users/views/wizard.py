@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from contextlib import suppress
 from functools import cached_property
 from typing import Any
 
@@ -25,6 +26,7 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect
 from formtools.wizard.views import SessionWizardView
 
+from iamconsole import cache_outage
 from users import credentials, jobs
 from users.forms.groups import NewGroupForm
 from users.forms.wizard import ACCESS_CONSOLE, ACCESS_PROGRAMMATIC, DetailsForm, PermissionsForm, ReviewForm, TagFormSet
@@ -217,8 +219,12 @@ class AddUserWizard(SessionWizardView):  # type: ignore[misc]  # formtools has n
         # reset it: only the first starts a job, the second goes to that job's page.
         data = json.dumps(self.storage.data, sort_keys=True, default=str)
         submission = "add-user:" + hashlib.sha256(f"{self.request.session.session_key}:{data}".encode()).hexdigest()
-        if not cache.add(submission, "", SUBMISSION_SECONDS):
-            return self._already_submitted(submission)
+        try:
+            if not cache.add(submission, "", SUBMISSION_SECONDS):
+                return self._already_submitted(submission)
+        except cache_outage.UNAVAILABLE as error:  # the lock is in Redis, with the queue: nothing done
+            cache_outage.record_outage(error)
+            return queue_unavailable(self.request)
         details = form_dict["details"].cleaned_data
         plans = build_plans(
             details, form_dict["permissions"].cleaned_data, form_dict["tags"].tags, self.password_policy
@@ -232,9 +238,12 @@ class AddUserWizard(SessionWizardView):  # type: ignore[misc]  # formtools has n
                 session=self.request.session,
             )
         except jobs.JobQueueUnavailable:
-            cache.delete(submission)
+            with suppress(*cache_outage.UNAVAILABLE):
+                cache.delete(submission)
             return queue_unavailable(self.request)
-        cache.set(submission, str(job.id), SUBMISSION_SECONDS)
+        # The job is started: a lock Redis lost meanwhile only makes a second click wait and say so.
+        with suppress(*cache_outage.UNAVAILABLE):
+            cache.set(submission, str(job.id), SUBMISSION_SECONDS)
         return redirect("users:job_detail", job_id=job.id)
 
     def _already_submitted(self, submission: str) -> HttpResponse:

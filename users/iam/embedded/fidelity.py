@@ -7,9 +7,9 @@ names, service-linked roles' policies refused to users and groups, user and grou
 unique regardless of case, DeleteGroup refused while the group has members or policies,
 service-specific credentials (users/iam/embedded/credentials.py), a credential report as IAM
 writes it (users/iam/embedded/report.py), and GetAccountAuthorizationDetails answering whole
-while other requests create users (moto serialised live views of its dicts). Lookups (GetUser and the rest) stay exact-match as in
-moto: the console only ever looks users up by the name IAM gave back, so it never depends on
-IAM's case-insensitive lookup.
+while other requests create users (moto serialised live views of its dicts). Lookups (GetUser
+and the rest) stay exact-match as in moto: the console only ever looks users up by the name IAM
+gave back, so it never depends on IAM's case-insensitive lookup.
 """
 
 from __future__ import annotations
