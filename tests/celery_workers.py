@@ -21,7 +21,9 @@ def thread_worker(*, concurrency: int) -> Iterator[object]:
     The pool's threads end without closing their database connections, which would keep the
     test database from being dropped: each is closed after its task (a prefork child's closes
     with its process)."""
-    assert app.conf.broker_url == settings.TEST_REDIS_URL
+    # The URLs a worker reads and writes (a test that left one on another broker would have
+    # this worker retry its connection for ever).
+    assert app.conf.broker_read_url == app.conf.broker_write_url == settings.TEST_REDIS_URL
     task_postrun.connect(_close_thread_connections, weak=False)
     try:
         with start_worker(

@@ -255,7 +255,7 @@ def queue(monkeypatch) -> None:
     what publishing uses (it falls back to broker_url when unset)."""
     from iamconsole.celery import app
 
-    monkeypatch.setattr(app.conf, "broker_write_url", "memory://")
+    monkeypatch.setitem(app.conf, "broker_write_url", "memory://")
 
 
 def test_confirming_starts_one_job_with_a_queued_item_per_row_in_file_order(account, operator, queue, client) -> None:
@@ -292,7 +292,7 @@ def test_nothing_is_confirmed_when_the_queue_does_not_answer(account, operator, 
     from iamconsole.celery import app
 
     upload = _dry_run(account, operator, "rae")
-    monkeypatch.setattr(app.conf, "broker_write_url", "redis://127.0.0.1:1/0")
+    monkeypatch.setitem(app.conf, "broker_write_url", "redis://127.0.0.1:1/0")
     with pytest.raises(jobs.JobQueueUnavailable):
         imports.confirm(upload, operator=operator, session=None)
     upload.refresh_from_db()

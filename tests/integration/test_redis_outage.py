@@ -118,8 +118,10 @@ def on_private_redis(settings, monkeypatch, private_redis: PrivateRedis, iam_ser
         }
     }
     settings.IAM_BACKEND, settings.IAM_ENDPOINT_URL = "endpoint", iam_server
-    for name in ("broker_url", "broker_read_url", "broker_write_url"):  # another test may have set one
-        monkeypatch.setattr(app.conf, name, private_redis.url)
+    # As items (raw values), so that undoing them unsets what was unset: the read and write URLs'
+    # attributes fall back to broker_url, and an attribute's undo would leave them set for good.
+    for name in ("broker_url", "broker_read_url", "broker_write_url"):
+        monkeypatch.setitem(app.conf, name, private_redis.url)
     monkeypatch.setattr(app.amqp, "_producer_pool", None)  # its connections lead to the other broker
     monkeypatch.setattr(health, "_latest", None)  # no report from an earlier test
     cache_outage.end_outage()
