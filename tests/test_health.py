@@ -7,6 +7,7 @@ socket that never answers for a hung one, no worker running. Only the database i
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 import urllib.request
@@ -91,6 +92,8 @@ def test_it_names_the_database_when_it_is_down(client, iam, redis_client, databa
 
 
 def test_it_names_redis_when_the_broker_and_the_cache_are_down(client, iam, settings, monkeypatch, caplog) -> None:
+    # Its own level: an in-thread Celery worker started by an earlier test sets the root logger's.
+    caplog.set_level(logging.WARNING, logger=health.log.name)
     point_redis_at(closed_port(), settings, monkeypatch)
     status, body = readiness(client)
     assert "readiness: cache is down: ConnectionError" in caplog.text
