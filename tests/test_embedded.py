@@ -461,13 +461,23 @@ def test_it_creates_one_of_many_spellings_sent_at_once(iam_server: str, monkeypa
     assert len(direct_client(iam_server).list_users()["Users"]) == 1
 
 
-def test_account_details_are_read_whole_while_users_are_being_created(iam_server: str) -> None:
-    """GetAccountAuthorizationDetails (the users list's one read) answers while a job creates
-    users: moto serialised live views of its dicts, which a concurrent CreateUser changed
-    ("dictionary changed size during iteration", an HTML 500)."""
+@pytest.mark.parametrize(
+    "read",
+    [
+        pytest.param(lambda client: client.get_account_authorization_details(Filter=["User"]), id="account-details"),
+        pytest.param(lambda client: client.get_credential_report(), id="credential-report"),
+    ],
+)
+def test_the_users_lists_reads_answer_whole_while_users_are_being_created(
+    iam_server: str, read: Callable[[Any], Any]
+) -> None:
+    """GetAccountAuthorizationDetails and GetCredentialReport (the users list's two reads) answer
+    while a job creates users: moto iterated its live dict of users, which a concurrent
+    CreateUser changed ("dictionary changed size during iteration", an HTML 500)."""
     seed = direct_client(iam_server)
     for number in range(200):
         seed.create_user(UserName=f"seed-{number}")
+    seed.generate_credential_report()
     creating = threading.Event()
     failures: list[str] = []
 
@@ -483,20 +493,26 @@ def test_account_details_are_read_whole_while_users_are_being_created(iam_server
         reads = 0
         while creator.is_alive():
             try:
-                client.get_account_authorization_details(Filter=["User"])
+                read(client)
             except Exception as error:  # any failure counts: ClientError or an unparsable answer
                 failures.append(repr(error))
             reads += 1
         return reads
 
     creator = threading.Thread(target=create_users)
-    creator.start()
-    with ThreadPoolExecutor(2) as pool:
-        reads = sum(pool.map(lambda _: read_details(), range(2)))
-    creator.join()
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # the server's threads (in this process) interleave often
+    try:
+        creator.start()
+        with ThreadPoolExecutor(2) as pool:
+            reads = sum(pool.map(lambda _: read_details(), range(2)))
+        creator.join()
+    finally:
+        sys.setswitchinterval(interval)
     assert reads > 0
     assert failures == []
     assert len(seed.get_account_authorization_details(Filter=["User"])["UserDetailList"]) == 500
+    assert seed.get_credential_report()["Content"].decode().count("\n") == 501
 
 
 def test_the_credential_report_is_written_as_iam_writes_it(iam) -> None:

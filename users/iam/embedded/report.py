@@ -6,6 +6,7 @@ moto's report has a fixed generation time (2015-02-02), gives each user's creati
 where IAM writes "N/A": the users list would show a user's age as its password's. Here the
 report says when it was generated, when each password was set (`User.password_last_changed`,
 kept by users/iam/embedded/fidelity.py's login-profile extensions) and "N/A" for what does not apply.
+It is also written from a copy of the users, so that it answers while users are being created.
 """
 
 from __future__ import annotations
@@ -15,10 +16,19 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
+from moto.iam.exceptions import ReportNotPresentException
 from moto.iam.models import IAMBackend, User
 from moto.iam.responses import IamResponse
 
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%S+00:00"
+HEADER = (
+    "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,"
+    "password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,"
+    "access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,"
+    "access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,"
+    "access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,"
+    "cert_1_last_rotated,cert_2_active,cert_2_last_rotated\n"
+)
 
 _moto_generate_report = IAMBackend.generate_report
 
@@ -73,6 +83,15 @@ def generate_report(self: IAMBackend) -> None:
     cast("_BackendWithReportTime", self).credential_report_generated_at = utcnow()
 
 
+def read_report(self: IAMBackend) -> str:
+    """moto's report, written from a copy of the users: moto iterated its live dict, which a
+    request creating or deleting a user meanwhile changed ("dictionary changed size during
+    iteration", a 500)."""
+    if not self.credential_report:
+        raise ReportNotPresentException("Credential report not present")
+    return HEADER + "".join(user.to_csv() for user in list(self.users.values()))
+
+
 def get_credential_report(self: IamResponse) -> ActionResult:
     generated = getattr(self.backend, "credential_report_generated_at", None) or utcnow()
     return ActionResult(
@@ -89,4 +108,5 @@ def install() -> None:
     # method (method-assign).
     User.to_csv = user_line  # type: ignore[method-assign]
     IAMBackend.generate_report = generate_report  # type: ignore[method-assign]
+    IAMBackend.get_credential_report = read_report  # type: ignore[method-assign]
     IamResponse.get_credential_report = get_credential_report  # type: ignore[method-assign]
