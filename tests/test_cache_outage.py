@@ -15,6 +15,7 @@ from iamconsole import cache_outage
 from iamconsole.cache_outage import tolerant_cache
 from iamconsole.redis_cache import ReusingRedisCache
 from tests.test_user_credentials import _create_key
+from users import retrievals
 
 pytestmark = pytest.mark.django_db
 
@@ -93,3 +94,19 @@ def test_a_change_made_during_an_outage_is_not_hidden_by_what_was_cached_before(
         iam.delete_user("marvin")  # its new generation is dropped
     monkeypatch.setattr(cache_outage, "_outage_until", 0.0)  # OUTAGE_SECONDS later
     assert iam.user_index() == []
+
+
+def test_a_key_whose_secret_could_not_be_kept_is_deleted_again(iam, operator_client, monkeypatch) -> None:
+    """Redis goes away between the store's check and the keeping of the new secret: the key
+    nobody could ever use is deleted, and the operator is told."""
+    iam.create_user("marvin")
+
+    def store_down(*args: object, **kwargs: object) -> None:
+        raise redis.exceptions.ConnectionError("Redis is down")
+
+    monkeypatch.setattr(retrievals, "keep", store_down)
+    response = _create_key(operator_client, "marvin")
+    assert response.status_code == 302
+    assert iam.list_access_keys("marvin") == []
+    page = operator_client.get(response["Location"]).content.decode()
+    assert "the new access key&#x27;s secret could not be kept, so the key" in page

@@ -90,6 +90,23 @@ class CreateAccessKeyWizard(SessionWizardView):  # type: ignore[misc]  # formtoo
         context.update(iam_user=self.details.user, use_cases=USE_CASES)
         return context
 
+    def _discard_unkept_key(self, name: str, key_id: str) -> None:
+        """A key whose secret the store could not keep is of no use to anyone: delete it (audited)."""
+        try:
+            self.gateway.delete_access_key(name, key_id)
+        except IamError as error:
+            messages.error(
+                self.request,
+                f"Access key {key_id} was created, but the one-time secret store is not available: its secret "
+                f"could not be kept, and deleting the key failed ({error.code}). Delete it, then create a new one.",
+            )
+            return
+        messages.error(
+            self.request,
+            "The one-time secret store is not available: the new access key's secret could not be kept, "
+            f"so the key ({key_id}) was deleted again. Create one once the store is back.",
+        )
+
     def done(self, form_list: Any, **kwargs: Any) -> HttpResponse:
         name = self.details.user.name
         description = self.get_cleaned_data_for_step("description")["description"]
@@ -119,11 +136,7 @@ class CreateAccessKeyWizard(SessionWizardView):  # type: ignore[misc]  # formtoo
             )
         except cache_outage.UNAVAILABLE as error:  # Redis went away since check_available
             cache_outage.record_outage(error)
-            messages.error(
-                self.request,
-                f"Access key {key.access_key_id} was created, but the one-time secret store is not available: "
-                "its secret could not be kept. Deactivate and delete that key, then create a new one.",
-            )
+            self._discard_unkept_key(name, key.access_key_id)
             return redirect(security_tab_url(name))
         if description:
             try:
