@@ -102,6 +102,14 @@ class TolerantCache:
     def set(self, key: str, value: Any, timeout: float | None) -> None:
         self._call(lambda: cache.set(key, value, timeout), lambda: None)
 
+    def add(self, key: str, value: Any, timeout: float | None) -> bool:
+        """Set `key` unless it is set; True when it was (and, while the cache does not answer,
+        always: the caller goes on as if it held the key)."""
+        return bool(self._call(lambda: cache.add(key, value, timeout), lambda: True))
+
+    def delete(self, key: str) -> None:
+        self._call(lambda: cache.delete(key), lambda: None)
+
     def incr(self, key: str) -> int:
         def missing() -> int:
             with _lock:

@@ -18,6 +18,7 @@ from django.contrib.auth.models import User
 from django.forms.models import model_to_dict
 from django.test import override_settings
 
+from iamconsole.cache_outage import tolerant_cache
 from tests.faults import inject, instant_retries
 from users.iam import gateway as gateway_module
 from users.iam.counter import CALLS
@@ -653,3 +654,40 @@ def test_every_call_that_changes_iam_is_audited() -> None:
     assert len(changing) > 30  # the regex still finds the calls
     assert changing <= MUTATING, changing - MUTATING
     assert operations >= MUTATING, MUTATING - operations  # no stale entry either
+
+
+def _index_names(iam: IamGateway) -> list[str]:
+    return [user.name for user in iam.user_index()]
+
+
+def test_a_jobs_changes_show_in_the_users_index_within_the_lag(iam, monkeypatch) -> None:
+    """A running job's changes make a cached index stale only once it is JOB_CHANGE_LAG_SECONDS
+    old (an import would otherwise have every users-list request read IAM again); a change
+    made in a request shows at once."""
+    iam.create_user("arthur")
+    assert _index_names(iam) == ["arthur"]
+    with iam.changes_then_invalidate(by_job=True):
+        iam.create_user("ford")
+    with CALLS.measure() as calls:
+        assert _index_names(iam) == ["arthur"]  # read less than the lag ago
+    assert calls.total == 0
+    monkeypatch.setattr(gateway_module, "JOB_CHANGE_LAG_SECONDS", 0)  # the lag has passed
+    assert _index_names(iam) == ["arthur", "ford"]
+    monkeypatch.undo()
+    iam.create_user("zaphod")  # in a request: a new generation
+    assert _index_names(iam) == ["arthur", "ford", "zaphod"]
+
+
+def test_while_one_request_reads_a_stale_index_again_the_others_keep_it(iam, monkeypatch) -> None:
+    iam.create_user("arthur")
+    assert _index_names(iam) == ["arthur"]
+    with iam.changes_then_invalidate(by_job=True):
+        iam.create_user("ford")
+    monkeypatch.setattr(gateway_module, "JOB_CHANGE_LAG_SECONDS", 0)
+    monkeypatch.setattr(tolerant_cache, "add", lambda *args, **kwargs: False)  # another holds the refresh
+    with CALLS.measure() as calls:
+        assert _index_names(iam) == ["arthur"]
+    assert calls.total == 0
+    monkeypatch.undo()
+    monkeypatch.setattr(gateway_module, "JOB_CHANGE_LAG_SECONDS", 0)
+    assert _index_names(iam) == ["arthur", "ford"]

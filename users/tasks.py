@@ -123,7 +123,7 @@ def _run(task: Task[[int], None], item: JobItem) -> None:
         # per job rather than one per user (shared by the worker processes through the cache).
         needs_policy = plan.console_access and not plan.custom_password
         policy = _job_password_policy(job.pk, gateway) if needs_policy else PasswordPolicy.iam_default()
-        with gateway.changes_then_invalidate():
+        with gateway.changes_then_invalidate(by_job=True):
             done = provision_user(
                 plan,
                 gateway=gateway,

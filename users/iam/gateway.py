@@ -105,6 +105,12 @@ PAGE_SIZE = 1000  # IAM's maximum MaxItems: a page per 1,000 users, not per 100
 # The users, groups and policies indexes are cached this long; any change made through the
 # console starts new ones at once, changes made elsewhere show up within this time (or on Refresh).
 CACHE_SECONDS = 60
+# A running job's changes make those indexes stale only once they are this old: an import would
+# otherwise start new ones with every user it creates, and every users-list request would read
+# the whole index from IAM again, in every process (docs/PERFORMANCE.md, the load test).
+JOB_CHANGE_LAG_SECONDS = 2
+# How long one request may hold the refresh of an index that a job made stale (its read's bound).
+REFRESH_HOLD_SECONDS = 30
 # The account id and alias, shown in every page's frame.
 ACCOUNT_CACHE_SECONDS = 300
 # IAM never changes a managed policy's description, so it is cached far longer.
@@ -287,16 +293,17 @@ class IamGateway:
         return f"iam:{self._iam.meta.endpoint_url}:{settings.IAM_ASSUME_ROLE_ARN}:{name}"
 
     @contextmanager
-    def changes_then_invalidate(self) -> Iterator[None]:
+    def changes_then_invalidate(self, *, by_job: bool = False) -> Iterator[None]:
         """Several changes in a row that read nothing cached (one user's provisioning): the
-        cached reads are made stale once, at the end, rather than after each change."""
+        cached reads are made stale once, at the end, rather than after each change; `by_job`,
+        within JOB_CHANGE_LAG_SECONDS (`_cached`)."""
         self._deferring, self._stale = True, False
         try:
             yield
         finally:
             self._deferring = False
             if self._stale:
-                self._invalidate_now()
+                self._invalidate_now(by_job=by_job)
 
     def _invalidate(self, operation: str) -> None:
         """After any change (even a failed one: it may have half-happened), cached reads of
@@ -308,8 +315,8 @@ class IamGateway:
             return
         self._invalidate_now()
 
-    def _invalidate_now(self) -> None:
-        key = self._cache_key("generation")
+    def _invalidate_now(self, *, by_job: bool = False) -> None:
+        key = self._cache_key("job-generation" if by_job else "generation")
         try:
             cache.incr(key)
         except ValueError:  # no generation yet (or evicted): any new value will do
@@ -422,13 +429,21 @@ class IamGateway:
 
     def _cached(self, name: str, read: Callable[[], T], *, fresh: bool = False) -> T:
         """`read()`, cached for CACHE_SECONDS under the current generation: any change the
-        console makes moves to a new generation, so only changes made elsewhere can be up to
-        CACHE_SECONDS late (or until `fresh`)."""
-        key = self._cache_key(f"{name}:{cache.get(self._cache_key('generation'), 0)}")
+        console makes in a request moves to a new generation, so only changes made elsewhere
+        can be up to CACHE_SECONDS late (or until `fresh`). A running job's changes (its own
+        generation) show within JOB_CHANGE_LAG_SECONDS: a value read before them is read again
+        once it is that old, by one request while the others keep it meanwhile."""
+        key = self._cache_key(f"{name}@{cache.get(self._cache_key('generation'), 0)}")
+        job_generation = cache.get(self._cache_key("job-generation"), 0)
         if not fresh and (cached := cache.get(key)) is not None:
-            return cast(T, cached)
+            read_job_generation, read_at, value = cached
+            if read_job_generation == job_generation or time.time() - read_at < JOB_CHANGE_LAG_SECONDS:
+                return cast(T, value)
+            if not cache.add(f"{key}:refreshing", 1, REFRESH_HOLD_SECONDS):
+                return cast(T, value)  # another request is reading it again
         value = read()
-        cache.set(key, value, CACHE_SECONDS)
+        cache.set(key, (job_generation, time.time(), value), CACHE_SECONDS)
+        cache.delete(f"{key}:refreshing")
         return value
 
     def user_index(self, *, fresh: bool = False) -> list[UserSummary]:
