@@ -51,6 +51,7 @@ from tests.celery_workers import thread_worker
 from tests.faults import instant_retries
 from tests.iam_clients import direct_client
 from tests.iam_proxy import IamProxy
+from tests.integration.services import require_postgres
 from users import job_items, jobs, provisioning
 from users.iam.gateway import IamGateway
 from users.models import AuditEvent, Job, JobItem, UserImport
@@ -141,13 +142,8 @@ def _thread_worker() -> Iterator[Any]:
 
 @pytest.fixture
 def postgres_required(settings) -> None:
-    """A worker subprocess must share the test database: PostgreSQL. Skipped on SQLite, except
-    under CI, where a missing service is a failure."""
-    if "postgresql" not in settings.DATABASES["default"]["ENGINE"]:
-        message = "needs PostgreSQL (DATABASE_URL=postgresql://…): a worker subprocess cannot share SQLite in memory"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    """A worker subprocess must share the test database: PostgreSQL (tests/integration/services.py)."""
+    require_postgres(settings)
 
 
 @dataclass

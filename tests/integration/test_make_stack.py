@@ -20,17 +20,11 @@ import pytest
 from celery import Celery
 
 from tests.integration.consoles import Launched, free_port, launcher_env
+from tests.integration.services import required
 
 pytestmark = pytest.mark.integration
 
 READY = "IAM Console (production stack) is running on"
-
-
-def required(message: str) -> None:
-    """A missing service: skipped on a developer's machine, a failure under CI."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 @pytest.fixture

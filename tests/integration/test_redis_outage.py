@@ -32,6 +32,7 @@ from iamconsole import cache_outage
 from iamconsole.celery import app
 from tests.iam_clients import direct_client
 from tests.iam_proxy import IamProxy
+from tests.integration.services import require_postgres, required
 from tests.integration.test_bulk_import import (
     ROOT,
     WorkerProcess,
@@ -97,9 +98,7 @@ def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
     try:
         subprocess.run(["redis-server", "--version"], check=True, capture_output=True)
     except (OSError, subprocess.CalledProcessError):
-        if os.environ.get("CI") == "true":
-            pytest.fail("redis-server is not installed")
-        pytest.skip("redis-server is not installed")
+        required("redis-server is not installed")
     server = PrivateRedis(tmp_path)
     server.start()
     yield server
@@ -261,11 +260,7 @@ def outage_worker(
 ) -> Iterator[Callable[[str], WorkerProcess]]:
     """Start the worker subprocess; it shares the test database: PostgreSQL only (skipped on
     SQLite, except under CI)."""
-    if "postgresql" not in settings.DATABASES["default"]["ENGINE"]:
-        message = "needs PostgreSQL (DATABASE_URL=postgresql://…): a worker subprocess cannot share SQLite in memory"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    require_postgres(settings)
     started: list[WorkerProcess] = []
 
     def start(iam_url: str) -> WorkerProcess:
