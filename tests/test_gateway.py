@@ -691,3 +691,14 @@ def test_while_one_request_reads_a_stale_index_again_the_others_keep_it(iam, mon
     monkeypatch.undo()
     monkeypatch.setattr(gateway_module, "JOB_CHANGE_LAG_SECONDS", 0)
     assert _index_names(iam) == ["arthur", "ford"]
+
+
+def test_a_failed_refresh_of_a_stale_index_lets_the_next_request_try_again(iam, monkeypatch) -> None:
+    iam.create_user("arthur")
+    assert _index_names(iam) == ["arthur"]
+    with iam.changes_then_invalidate(by_job=True):
+        iam.create_user("ford")
+    monkeypatch.setattr(gateway_module, "JOB_CHANGE_LAG_SECONDS", 0)
+    with inject(iam, "GetAccountAuthorizationDetails", "AccessDenied", status=403), pytest.raises(IamError):
+        iam.user_index()
+    assert _index_names(iam) == ["arthur", "ford"]

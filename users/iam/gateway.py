@@ -441,9 +441,11 @@ class IamGateway:
                 return cast(T, value)
             if not cache.add(f"{key}:refreshing", 1, REFRESH_HOLD_SECONDS):
                 return cast(T, value)  # another request is reading it again
-        value = read()
-        cache.set(key, (job_generation, time.time(), value), CACHE_SECONDS)
-        cache.delete(f"{key}:refreshing")
+        try:
+            value = read()
+            cache.set(key, (job_generation, time.time(), value), CACHE_SECONDS)
+        finally:  # a failed read leaves the next request to try again
+            cache.delete(f"{key}:refreshing")
         return value
 
     def user_index(self, *, fresh: bool = False) -> list[UserSummary]:
