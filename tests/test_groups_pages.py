@@ -127,11 +127,20 @@ def test_it_creates_a_group_and_attaches_the_chosen_policies(iam, operator_clien
     ]
 
 
-def test_the_create_page_offers_every_policy_with_its_type(iam, operator_client) -> None:
-    html = operator_client.get(CREATE).content.decode()
+def test_the_create_page_renders_the_first_page_of_policies_and_searches_the_others(iam, operator_client) -> None:
+    response = operator_client.get(CREATE)
+    html = response.content.decode()
+    picker = response.context["form"].policies_picker
     assert 'data-testid="policy-picker"' in html
-    assert f'value="{BILLING}" aria-label="Billing"' in html
-    assert re.search(r'data-type="AWS managed - job function"><input[^>]*value="' + re.escape(READ_ONLY), html)
+    assert picker.first.count == len(iam.attachable_policy_index()) > 1000
+    assert html.count('<tr data-policy-arn="arn:') == 25  # one page, not every policy
+    first = picker.first.rows[0]
+    assert f'value="{first.arn}" id="id_policies-1" data-policy-name="{first.name}">' in html
+    # Every policy, with its type, is a search away.
+    found = operator_client.get(reverse("users:policy_search"), {"q": "billing", "type": "AWS managed - job function"})
+    assert {"arn": BILLING, "name": "Billing", "type": "AWS managed - job function", "attachments": 0} in found.json()[
+        "rows"
+    ]
 
 
 @pytest.mark.parametrize(

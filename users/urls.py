@@ -50,6 +50,7 @@ urlpatterns = [
     path("account/mfa/operators/", operator_mfa.mfa_operators, name="mfa_operators"),
     path("account/mfa/operators/<int:user_id>/reset/", operator_mfa.mfa_reset, name="mfa_reset"),
     path("policies/document/", policies.policy_document, name="policy_document"),
+    path("policies/search/", policies.policy_search, name="policy_search"),
     path("audit/", audit.audit_list, name="audit"),
     path("audit/export.csv", audit.audit_export, name="audit_export"),
 ]

@@ -1,5 +1,6 @@
 // The Add user wizard's behaviour. Every step also works without JavaScript: this only
-// hides what does not apply, filters and pages long tables, and adds rows.
+// hides what does not apply, filters and pages the groups and users tables, and adds rows.
+// The policy pickers are static/js/policy_picker.js.
 (function () {
   "use strict";
   const form = document.getElementById("wizard-form");
@@ -44,21 +45,18 @@
   options.forEach((o) => o.addEventListener("change", syncOption));
   if (options.length) syncOption();
 
-  // Tables and lists: a text filter, a type filter, pages, a selected count.
+  // The groups and users tables: a text filter, pages, a count.
   function setUpTable(table) {
     const rows = $$("tbody tr[data-search]", table);
     const size = parseInt(table.dataset.pageSize || "0", 10);
     const search = $(`[data-filter-for='${table.id}']`);
-    const type = $(`[data-type-filter-for='${table.id}']`);
     const count = $(`[data-count-for='${table.id}']`);
-    const selected = $(`[data-selected-for='${table.id}']`);
     const pager = document.createElement("nav");
     pager.className = "d-flex gap-2 align-items-center small";
     table.after(pager);
     let page = 0;
     const matching = () => rows.filter((row) =>
-      (!search || row.dataset.search.includes(search.value.trim().toLowerCase())) &&
-      (!type || !type.value || row.dataset.type === type.value));
+      !search || row.dataset.search.includes(search.value.trim().toLowerCase()));
     function render() {
       const found = matching();
       const pages = size ? Math.max(1, Math.ceil(found.length / size)) : 1;
@@ -66,7 +64,6 @@
       rows.forEach((row) => show(row, false));
       found.slice(size ? page * size : 0, size ? (page + 1) * size : undefined).forEach((row) => show(row, true));
       if (count) count.textContent = found.length;
-      if (selected) selected.textContent = $$("input:checked", table).length;
       pager.replaceChildren();
       if (pages > 1) {
         const button = (label, name, target, disabled) => {
@@ -82,46 +79,15 @@
           button("›", "Next page", page + 1, page >= pages - 1));
       }
     }
-    [search, type].forEach((control) => control && control.addEventListener("input", () => { page = 0; render(); }));
+    if (search) {
+      search.addEventListener("input", () => { page = 0; render(); });
+      // Enter in a search box filters (it already has): it must not submit the form.
+      search.addEventListener("keydown", (event) => { if (event.key === "Enter") event.preventDefault(); });
+    }
     table.addEventListener("change", render);
     render();
   }
   $$("table[data-page-size]").forEach(setUpTable);
-
-  function setUpOptionFilter(select) {
-    const search = $(`[data-filter-for='${select.id}']`);
-    const type = $(`[data-type-filter-for='${select.id}']`);
-    const render = () => Array.from(select.options).forEach((option) => {
-      option.hidden = !((!search || option.text.toLowerCase().includes(search.value.trim().toLowerCase())) &&
-        (!type || !type.value || option.dataset.type === type.value));
-    });
-    [search, type].forEach((control) => control && control.addEventListener("input", render));
-  }
-  $$("select[multiple][id]").forEach(setUpOptionFilter);
-
-  // A policy row expands to its JSON document, fetched when first opened.
-  $$("button.expand[data-policy-arn]").forEach((button) => button.addEventListener("click", async () => {
-    const row = button.closest("tr");
-    const open = row.nextElementSibling && row.nextElementSibling.classList.contains("policy-json");
-    if (open) { row.nextElementSibling.remove(); button.textContent = "▸"; return; }
-    const detail = document.createElement("tr");
-    detail.className = "policy-json";
-    const cell = document.createElement("td");
-    cell.colSpan = row.children.length;
-    const pre = document.createElement("pre");
-    pre.className = "small mb-0";
-    pre.textContent = "Loading…";
-    cell.append(pre); detail.append(cell); row.after(detail);
-    button.textContent = "▾";
-    const url = `${form.dataset.policyDocumentUrl}?arn=${encodeURIComponent(button.dataset.policyArn)}`;
-    try {
-      const response = await fetch(url, { headers: { Accept: "application/json" } });
-      const body = await response.json();
-      pre.textContent = response.ok ? JSON.stringify(body.document, null, 2) : body.error;
-    } catch (error) {
-      pre.textContent = "The policy document could not be loaded.";
-    }
-  }));
 
   // The Create group dialog reopens with its errors.
   const dialog = $(".modal.show-on-load");

@@ -34,11 +34,12 @@ def test_it_creates_a_group_adds_a_user_attaches_a_policy_and_deletes_the_group(
 
     name_field.fill("Developers")
     picker = page.get_by_test_id("policy-picker")
-    picker.get_by_label("Filter by Type").select_option("AWS managed - job function")
-    picker.get_by_placeholder("Filter policies by name").fill("bill")
-    expect(picker.locator(".picker-row:visible")).to_have_count(1)
+    picker.get_by_label("Filter policies by Type").select_option("AWS managed - job function")
+    picker.get_by_placeholder("Search policies by name").fill("bill")
+    expect(picker.locator("[data-picker-where]")).to_have_text("Page 1 of 1 · 1 policy")
+    expect(picker.locator("tbody tr")).to_have_count(1)
     picker.get_by_label("Billing", exact=True).check()
-    expect(picker.locator("[data-picker-count]")).to_have_text("1")
+    expect(page.locator('[data-picker-count-for="id_policies"]')).to_have_text("1")
     screenshot("create-group")
     page.get_by_role("button", name="Create user group").click()
 
@@ -57,8 +58,14 @@ def test_it_creates_a_group_adds_a_user_attaches_a_policy_and_deletes_the_group(
     assert server_gateway.list_groups_for_user("ford") == []
 
     page.get_by_role("link", name="Add permissions").click()
-    page.get_by_placeholder("Filter policies by name").fill("readonlyaccess")
-    page.get_by_label("ReadOnlyAccess", exact=True).check()
+    picker = page.get_by_test_id("policy-picker")
+    picker.get_by_label("Filter policies by Type").select_option("AWS managed - job function")
+    picker.get_by_label("Search policies").fill("readonlyaccess")
+    picker.get_by_label("Search policies").press("Enter")  # searches; it does not submit the form
+    expect(picker.locator("[data-picker-where]")).to_have_text("Page 1 of 1 · 1 policy")
+    expect(page.get_by_test_id("policies-error")).to_have_count(0)
+    assert _policy_names(server_gateway, "Developers") == {"Billing"}
+    picker.get_by_label("ReadOnlyAccess", exact=True).check()
     page.get_by_role("button", name="Attach policies").click()
     expect(page.get_by_text("Policies attached to Developers: ReadOnlyAccess.")).to_be_visible()
     assert _policy_names(server_gateway, "Developers") == {"Billing", "ReadOnlyAccess"}

@@ -4,17 +4,16 @@ name rules, case-insensitive uniqueness, 10 policies), Add users, Add permission
 from __future__ import annotations
 
 from collections.abc import Collection
+from functools import cached_property
 from typing import Any, cast
 
 from django import forms
 
+from users.forms.policy_picker import PoliciesField, PolicyPicker
 from users.iam.types import AttachedPolicy, IamUser, Policy, UserSummary
 from users.validators import GROUP_NAME_RE, MAX_GROUPS_PER_USER, MAX_MANAGED_POLICIES_PER_USER, validate_group_name
 
 MAX_MANAGED_POLICIES_PER_GROUP = 10  # "You can attach up to 10 policies to this user group."
-
-
-POLICY_TYPES = ("AWS managed", "AWS managed - job function", "Customer managed")
 
 
 PAGE_SIZES = [(25, "25"), (50, "50"), (100, "100")]
@@ -55,14 +54,16 @@ class AddUsersForm(forms.Form):
 class AddPoliciesForm(forms.Form):
     """Attach policies to a group, within its quota of 10 managed policies."""
 
-    policies = forms.MultipleChoiceField(error_messages={"required": "Select one or more policies to attach."})
+    policies = PoliciesField(error_messages={"required": "Select one or more policies to attach."})
 
-    def __init__(self, *args: Any, candidates: list[Policy], attached: int, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, candidates: list[Policy], attached: Collection[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.candidates, self.attached = candidates, attached
-        cast(forms.MultipleChoiceField, self.fields["policies"]).choices = [
-            (policy.arn, policy.name) for policy in candidates
-        ]
+        self.candidates, self.attached_arns, self.attached = candidates, attached, len(attached)
+        cast(PoliciesField, self.fields["policies"]).offer(candidates)
+
+    @cached_property
+    def policies_picker(self) -> PolicyPicker:
+        return PolicyPicker(self["policies"], self.candidates, exclude=self.attached_arns)
 
     @property
     def remaining(self) -> int:
@@ -147,14 +148,17 @@ class NewGroupForm(forms.Form):
     """The Create group dialog of step 2: a group name and up to 10 policies."""
 
     name = forms.CharField(label="Group name", max_length=None)
-    policies = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
+    policies = PoliciesField(required=False, widget=forms.CheckboxSelectMultiple)
 
     def __init__(self, *args: Any, existing_groups: Collection[str], policies: list[Policy], **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.existing_groups = {name.casefold() for name in existing_groups}
-        cast(forms.MultipleChoiceField, self.fields["policies"]).choices = [
-            (policy.arn, policy.name) for policy in policies
-        ]
+        self.policy_rows = policies
+        cast(PoliciesField, self.fields["policies"]).offer(policies)
+
+    @cached_property
+    def policies_picker(self) -> PolicyPicker:
+        return PolicyPicker(self["policies"], self.policy_rows)
 
     def clean_name(self) -> str:
         name: str = self.cleaned_data["name"]

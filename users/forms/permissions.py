@@ -55,6 +55,7 @@ class AddPermissionsForm(PermissionsForm):
         ]
         self.user_name, self.current_boundary = user_name, boundary
         self.member_of, self.attached = set(member_of), set(attached)
+        self.not_offered = self.attached
         self._inline_documents = inline_documents
 
     @property

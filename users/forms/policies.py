@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django import forms
 
-from users.forms.groups import POLICY_TYPES, ListSearchForm
+from users.forms.groups import ListSearchForm
+from users.forms.policy_picker import POLICY_TYPES
 
 
 class PolicySearchForm(ListSearchForm):

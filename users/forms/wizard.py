@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 
 from users import credentials
 from users.forms.fields import custom_password_field, password_choice_field
+from users.forms.policy_picker import PoliciesField, PolicyField, PolicyPicker
 from users.iam.types import GroupSummary, PasswordPolicy, Policy, UserSummary
 from users.validators import (
     MAX_GROUPS_PER_USER,
@@ -129,7 +131,7 @@ class PermissionsForm(forms.Form):
     )
     groups = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
     copy_from = forms.ChoiceField(required=False, widget=forms.RadioSelect)
-    policies = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
+    policies = PoliciesField(required=False, widget=forms.CheckboxSelectMultiple)
     boundary = forms.ChoiceField(
         widget=forms.RadioSelect,
         initial="none",
@@ -138,7 +140,7 @@ class PermissionsForm(forms.Form):
             ("policy", "Use a permissions boundary to control the maximum user permissions"),
         ],
     )
-    boundary_policy = forms.ChoiceField(required=False, widget=forms.RadioSelect)
+    boundary_policy = PolicyField(required=False, widget=forms.RadioSelect)
 
     def __init__(
         self,
@@ -156,12 +158,19 @@ class PermissionsForm(forms.Form):
         self._copy_permissions = copy_permissions
         cast(forms.MultipleChoiceField, self.fields["groups"]).choices = [(group.name, group.name) for group in groups]
         cast(forms.ChoiceField, self.fields["copy_from"]).choices = [(user.name, user.name) for user in users]
-        cast(forms.MultipleChoiceField, self.fields["policies"]).choices = [
-            (policy.arn, policy.name) for policy in policies
-        ]
-        cast(forms.ChoiceField, self.fields["boundary_policy"]).choices = [
-            (policy.arn, policy.name) for policy in policies
-        ]
+        cast(PoliciesField, self.fields["policies"]).offer(policies)
+        cast(PolicyField, self.fields["boundary_policy"]).offer(policies)
+
+    # The policies in the index that are not offered (the search endpoint leaves them out).
+    not_offered: Collection[str] = ()
+
+    @cached_property
+    def policies_picker(self) -> PolicyPicker:
+        return PolicyPicker(self["policies"], self.policy_rows, exclude=self.not_offered)
+
+    @cached_property
+    def boundary_picker(self) -> PolicyPicker:
+        return PolicyPicker(self["boundary_policy"], self.policy_rows)
 
     def clean(self) -> dict[str, Any]:
         data = cast("dict[str, Any]", super().clean())  # Form.clean() returns cleaned_data

@@ -4,7 +4,7 @@ permissions, each with Add and Remove) and Delete."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 from urllib.parse import urlencode
@@ -37,10 +37,6 @@ from users.views.shortcuts import changes_iam, gateway_for
 DUPLICATE_GROUP_MESSAGE = "A group with this name already exists. Group names are not case sensitive."
 # One change for `_apply`: what it changes (a user or policy name), and the IAM call.
 _Step = tuple[str, Callable[[], object]]
-
-
-def _by_name(policies: Iterable[Policy]) -> list[Policy]:
-    return sorted(policies, key=lambda policy: policy.name.casefold())
 
 
 def _group_or_404(gateway: IamGateway, name: str) -> tuple[Group, list[IamUser]]:
@@ -105,7 +101,7 @@ def group_list(request: HttpRequest) -> HttpResponse:
 def group_create(request: HttpRequest) -> HttpResponse:
     """Create group: CreateGroup, then AttachGroupPolicy for each chosen policy."""
     gateway = gateway_for(request)
-    policies = _by_name(gateway.attachable_policy_index())
+    policies = gateway.attachable_policy_index()
     posted = request.method == "POST"
     existing = [group.name for group in gateway.group_index(fresh=posted)]
     form = NewGroupForm(request.POST if posted else None, existing_groups=existing, policies=policies)
@@ -125,8 +121,7 @@ def group_create(request: HttpRequest) -> HttpResponse:
                 steps = _attach_steps(gateway, name, arns, policies)
                 _apply(request, steps, done=f"Policies attached to {name}", failed="Could not attach")
             return redirect("users:group_detail", name)
-    context = {"form": form, "policies": policies}
-    return render(request, "groups/create.html", context, status=400 if form.errors else 200)
+    return render(request, "groups/create.html", {"form": form}, status=400 if form.errors else 200)
 
 
 def _detail_context(gateway: IamGateway, name: str) -> dict[str, Any]:
@@ -184,10 +179,10 @@ def group_add_policies(request: HttpRequest, name: str) -> HttpResponse:
     gateway = gateway_for(request)
     group, _ = _group_or_404(gateway, name)
     attached = {policy.arn for policy in gateway.list_attached_group_policies(name)}
-    policies = _by_name(gateway.attachable_policy_index())
+    policies = gateway.attachable_policy_index()
     candidates = [policy for policy in policies if policy.arn not in attached]
     posted = request.method == "POST"
-    form = AddPoliciesForm(request.POST if posted else None, candidates=candidates, attached=len(attached))
+    form = AddPoliciesForm(request.POST if posted else None, candidates=candidates, attached=attached)
     if form.is_bound and form.is_valid():
         steps = _attach_steps(gateway, name, form.cleaned_data["policies"], policies)
         _apply(request, steps, done=f"Policies attached to {name}", failed="Could not attach")

@@ -11,6 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadReque
 from django.shortcuts import render
 
 from users.forms.policies import PolicySearchForm
+from users.forms.policy_picker import PickerSearchForm
 from users.iam.errors import IamError, InvalidInput, NoSuchEntity
 from users.iam.gateway import IamGateway
 from users.iam.types import Policy
@@ -96,3 +97,14 @@ def policy_document(request: HttpRequest) -> JsonResponse:
     except IamError as error:
         return JsonResponse({"error": f"IAM answered {error.code}."}, status=502)
     return JsonResponse({"document": document})
+
+
+def policy_search(request: HttpRequest) -> HttpResponse:
+    """One page of the attachable managed policies, by name (`q`) and Type (`type`), but those
+    in `exclude`: what the policy pickers fetch (users/forms/policy_picker.py). It reads the
+    cached policy index, so it is as fresh as the page that holds the picker."""
+    form = PickerSearchForm(request.GET)
+    if not form.is_valid():
+        context = {"message": "That is not a search of managed policies.", "errors": form.errors}
+        return render(request, "bad_request.html", context, status=400)
+    return JsonResponse(form.search(gateway_for(request).attachable_policy_index()).as_json())

@@ -32,7 +32,7 @@ from users.forms.groups import NewGroupForm
 from users.forms.wizard import ACCESS_CONSOLE, ACCESS_PROGRAMMATIC, DetailsForm, PermissionsForm, ReviewForm, TagFormSet
 from users.iam.errors import IamError
 from users.iam.gateway import IamGateway
-from users.iam.types import PasswordPolicy
+from users.iam.types import PasswordPolicy, Policy
 from users.models import Job
 from users.provisioning import CHANGE_PASSWORD_POLICY_ARN, UserPlan, copy_permissions, needs_change_password_policy
 from users.views.shortcuts import operator_for, queue_unavailable
@@ -100,6 +100,12 @@ class AddUserWizard(SessionWizardView):  # type: ignore[misc]  # formtools has n
     def password_policy(self) -> PasswordPolicy:
         return self.gateway.get_password_policy()
 
+    @cached_property
+    def attachable_policies(self) -> list[Policy]:
+        """Read from the cache once per request: step 2's form and its Create group dialog
+        both offer them."""
+        return self.gateway.attachable_policy_index()
+
     def _change_password_slot(self) -> bool:
         details = self.get_cleaned_data_for_step("details")
         if not details:
@@ -119,7 +125,7 @@ class AddUserWizard(SessionWizardView):  # type: ignore[misc]  # formtools has n
             return {
                 "groups": self.gateway.group_index(),
                 "users": self.gateway.user_index(),
-                "policies": self.gateway.attachable_policy_index(),
+                "policies": self.attachable_policies,
                 "change_password_slot": self._change_password_slot(),
                 "copy_permissions": lambda source: copy_permissions(self.gateway, source),
             }
@@ -151,6 +157,7 @@ class AddUserWizard(SessionWizardView):  # type: ignore[misc]  # formtools has n
     def _create_group(self) -> HttpResponse:
         """The Create group dialog: create it in IAM, then show step 2 again with the new
         group selected and everything else as it was."""
+        # Not `attachable_policies`: the page shown after the change reads those, with its counts.
         policies = self.gateway.attachable_policy_index()
         new_group = NewGroupForm(
             self.request.POST,
@@ -187,10 +194,9 @@ class AddUserWizard(SessionWizardView):  # type: ignore[misc]  # formtools has n
         if self.steps.current == "details":
             context["password_requirements"] = form.password_requirements
         if self.steps.current == "permissions":
-            policies = self.gateway.attachable_policy_index()
             context.setdefault(
                 "new_group",
-                NewGroupForm(prefix="new_group", existing_groups=(), policies=policies),
+                NewGroupForm(prefix="new_group", existing_groups=(), policies=self.attachable_policies),
             )
             context["change_password_arn"] = CHANGE_PASSWORD_POLICY_ARN
         if self.steps.current == "review":
