@@ -272,9 +272,13 @@ CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# Worker processes: IAM calls wait on the network, so more than the cores (8 hides a 50 ms
-# round trip; see docs/PERFORMANCE.md). `celery worker --concurrency` overrides it.
-CELERY_WORKER_CONCURRENCY = envint("CELERY_WORKER_CONCURRENCY", 8)
+# Worker processes: one per core (`celery worker --concurrency` overrides it). Each runs a job's
+# items JOB_ITEM_THREADS at a time, in threads (IAM calls wait on the network: 8 in flight per
+# process hide a 50 ms round trip), from messages of JOB_CHUNK_SIZE items (users/tasks.py; see
+# docs/PERFORMANCE.md).
+CELERY_WORKER_CONCURRENCY = envint("CELERY_WORKER_CONCURRENCY", 2)
+JOB_ITEM_THREADS = envint("JOB_ITEM_THREADS", 8)
+JOB_CHUNK_SIZE = envint("JOB_CHUNK_SIZE", 25)
 # On a warm shutdown, running tasks get this long to finish before they are requeued.
 CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = 10.0
 # Jobs (users/jobs.py, users/tasks.py): a RUNNING item whose heartbeat is older than
@@ -347,6 +351,16 @@ AWS_REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"
 IAM_MAX_ATTEMPTS = envint("IAM_MAX_ATTEMPTS", 6)
 IAM_CONNECT_TIMEOUT = envint("IAM_CONNECT_TIMEOUT", 5)
 IAM_READ_TIMEOUT = envint("IAM_READ_TIMEOUT", 30)
+# Job workers share one limit on their IAM requests through Redis (users/iam/rate_limit.py). It
+# starts at IAM_RATE_LIMIT requests/s, is cut by a fifth on each round of Throttling answers and
+# rises again by 1 request/s per second of calls without them, between IAM_RATE_LIMIT_FLOOR and
+# IAM_RATE_LIMIT. 0 (or no REDIS_URL): no limit. The default is far above the rate IAM allows an
+# account, so it does not slow the embedded backend; one near IAM's spares the first job the
+# Throttling answers that find it.
+IAM_RATE_LIMIT = float(os.environ.get("IAM_RATE_LIMIT") or 500)
+IAM_RATE_LIMIT_FLOOR = float(os.environ.get("IAM_RATE_LIMIT_FLOOR") or 1)
+if IAM_RATE_LIMIT and not 0 < IAM_RATE_LIMIT_FLOOR <= IAM_RATE_LIMIT:
+    raise ValueError(f"IAM_RATE_LIMIT_FLOOR must be > 0 and <= IAM_RATE_LIMIT, not {IAM_RATE_LIMIT_FLOOR}")
 # Work in another account: the credential chain's identity assumes this role through STS and
 # every IAM call uses the role's temporary credentials, renewed before they expire.
 IAM_ASSUME_ROLE_ARN = os.environ.get("IAM_ASSUME_ROLE_ARN") or None

@@ -49,7 +49,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     parser.add_argument("--workers", type=int, default=2, help="Celery workers, each its own host name (2)")
-    parser.add_argument("--concurrency", type=int, help="processes per worker (CELERY_WORKER_CONCURRENCY, 8)")
+    parser.add_argument("--concurrency", type=int, help="processes per worker (CELERY_WORKER_CONCURRENCY, 2)")
     parser.add_argument("--web-workers", type=int, default=3, help="gunicorn processes (3)")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn process (4)")
     parser.add_argument("--state-dir", type=Path, default=default_state_dir())

@@ -3,15 +3,17 @@
 tests/faults.py injects faults inside one process's botocore clients; this proxy sits on the
 network path instead, so a Celery worker in a subprocess sees the faults too (RELIABILITY.md
 L3, F2), and a benchmark can add a fixed round trip to every IAM call, standing in for a real
-AWS region (bench/bulk_create.py). Standard library only.
+AWS region (bench/bulk_create.py), or a rate limit as IAM's (bench/throttled_iam.py). Standard
+library only.
 
 The proxy rewrites the Host header to the upstream's, so it suits endpoints that do not check
 SigV4 signatures (moto, LocalStack), not real AWS.
 
 IAM (and STS, which the gateway points at the same endpoint) use the query protocol: a POST
 whose form-encoded body holds ``Action=...`` and the parameters (``UserName=...``). Such a
-request is an *IAM request*: it waits ``latency`` seconds, then meets the fault plan. Every
-other request (GET, /moto-api/...) passes through untouched and uncounted.
+request is an *IAM request*: it waits ``latency`` seconds, then meets the token bucket (if
+any), then the fault plan. Every other request (GET, /moto-api/...) passes through untouched and
+uncounted.
 
     with IamProxy("http://127.0.0.1:8001", latency=0.05, seed=1) as proxy:
         client = boto3.client("iam", endpoint_url=proxy.url, ...)
@@ -24,9 +26,14 @@ other request (GET, /moto-api/...) passes through untouched and uncounted.
 
 API:
 
-- ``IamProxy(upstream, *, latency=0.0, host="127.0.0.1", port=0, seed=None)``: ``start()``
-  and ``stop()``, or use it as a context manager; ``url`` once started. ``latency`` may be
-  changed while it runs. ``port=0`` picks a free port.
+- ``IamProxy(upstream, *, latency=0.0, rate=None, burst=None, host="127.0.0.1", port=0,
+  seed=None)``: ``start()`` and ``stop()``, or use it as a context manager; ``url`` once started.
+  ``latency`` may be changed while it runs. ``port=0`` picks a free port.
+- ``rate``: a token bucket shared by all connections, as IAM limits an account's request rate:
+  ``rate`` tokens a second, at most ``burst`` (default ``rate``, at least 1) held, full at the
+  start. An IAM request that finds no token is answered at once as IAM throttles, without being
+  forwarded: HTTP 400, ``<ErrorResponse>`` with Code ``Throttling``, Message ``Rate exceeded``,
+  a RequestId.
 - ``add_fault(action=None, *, user_name=None, code=None, status=400, message="Injected fault",
   probability=1.0, times=None, drop_response=False) -> Fault``: ``action``/``user_name`` None
   match any. Give either ``code`` (answer with that IAM error, without forwarding: IAM's
@@ -39,7 +46,8 @@ API:
 - ``remove_fault(fault)``, ``clear_faults()``: change the plan while the proxy runs.
 - ``counts`` -> `ProxyCounts`, per action: ``injected`` (answered with an injected error,
   never reached IAM), ``forwarded`` (reached IAM: executed), ``dropped`` (forwarded, and the
-  answer withheld: a subset of ``forwarded``). ``reset_counts()`` zeroes them.
+  answer withheld: a subset of ``forwarded``), ``throttled`` (answered Throttling by the token
+  bucket, never reached IAM). ``reset_counts()`` zeroes them.
 
 Connections are kept alive on both sides (HTTP/1.1): one upstream connection per client
 connection, so the proxy adds little CPU. A reused upstream connection that the upstream
@@ -47,11 +55,12 @@ closed while idle is reopened once (it answered nothing, so nothing was executed
 
 Command line, for a benchmark that runs it as a separate process:
 
-    python -m tests.iam_proxy --upstream http://127.0.0.1:8001 [--port 0] [--latency 0.05]
+    python -m tests.iam_proxy --upstream http://127.0.0.1:8001 [--port 0] [--latency 0.05] \
+        [--rate 20 [--burst 20]]
 
 prints ``IAM proxy ready on http://127.0.0.1:PORT ...`` and serves until SIGINT or SIGTERM, then
-prints ``IAM proxy counts: {"dropped": {...}, "forwarded": {...}, "injected": {...}}`` (JSON, by
-action) on stderr.
+prints ``IAM proxy counts: {"dropped": {...}, "forwarded": {...}, "injected": {...},
+"throttled": {...}}`` (JSON, by action) on stderr.
 """
 
 from __future__ import annotations
@@ -66,7 +75,9 @@ import socket
 import sys
 import threading
 import time
+import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
@@ -116,11 +127,35 @@ class Fault:
 @dataclass(frozen=True)
 class ProxyCounts:
     """IAM requests by action: answered with an injected error, forwarded (executed by IAM),
-    and dropped (forwarded, answer withheld; also counted in `forwarded`)."""
+    dropped (forwarded, answer withheld; also counted in `forwarded`), and throttled by the
+    token bucket."""
 
     injected: Counter[str]
     forwarded: Counter[str]
     dropped: Counter[str]
+    throttled: Counter[str]
+
+
+class _TokenBucket:
+    """`rate` tokens a second, at most `burst` held (full at the start), under one lock."""
+
+    def __init__(self, rate: float, burst: float, clock: Callable[[], float] = time.monotonic) -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError("the rate must be > 0 and the burst >= 1")
+        self._rate, self._burst, self._clock = rate, burst, clock
+        self._tokens, self._at = burst, clock()
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        """Take a token if there is one."""
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
+            self._at = now
+            if self._tokens < 1:
+                return False
+            self._tokens -= 1
+            return True
 
 
 @dataclass(frozen=True)
@@ -139,6 +174,7 @@ class _Plan:
         self._injected: Counter[str] = Counter()
         self._forwarded: Counter[str] = Counter()
         self._dropped: Counter[str] = Counter()
+        self._throttled: Counter[str] = Counter()
 
     def add(self, fault: Fault) -> Fault:
         with self._lock:
@@ -169,8 +205,11 @@ class _Plan:
                 return _Decision(fault, request_id)
         return _Decision()
 
-    def count(self, action: str, *, injected: bool = False, dropped: bool = False) -> None:
+    def count(self, action: str, *, injected: bool = False, dropped: bool = False, throttled: bool = False) -> None:
         with self._lock:
+            if throttled:
+                self._throttled[action] += 1
+                return
             if injected:
                 self._injected[action] += 1
                 return
@@ -180,13 +219,16 @@ class _Plan:
 
     def counts(self) -> ProxyCounts:
         with self._lock:
-            return ProxyCounts(Counter(self._injected), Counter(self._forwarded), Counter(self._dropped))
+            return ProxyCounts(*(Counter(counter) for counter in self._counters()))
 
     def reset_counts(self) -> None:
         with self._lock:
-            self._injected.clear()
-            self._forwarded.clear()
-            self._dropped.clear()
+            for counter in self._counters():
+                counter.clear()
+
+    def _counters(self) -> tuple[Counter[str], ...]:
+        """In `ProxyCounts`' order."""
+        return self._injected, self._forwarded, self._dropped, self._throttled
 
 
 # --- The HTTP side --------------------------------------------------------------------------
@@ -245,11 +287,15 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if proxy.latency > 0:
             time.sleep(proxy.latency)
+        if proxy._bucket is not None and not proxy._bucket.take():
+            proxy._plan.count(action, throttled=True)
+            self._answer_error(400, "Throttling", "Rate exceeded", str(uuid.uuid4()))
+            return
         decision = proxy._plan.decide(action, user_name)
         fault = decision.fault
         if fault is not None and not fault.drop_response:
             proxy._plan.count(action, injected=True)
-            self._answer_error(fault, decision.request_id)
+            self._answer_error(fault.status, fault.code or "", fault.message, decision.request_id)
             return
         response = self._forward(body)
         if response is None:  # the upstream failed: a 502, which botocore retries
@@ -315,15 +361,15 @@ class _Handler(BaseHTTPRequestHandler):
         kept = [(name, value) for name, value in headers if name.lower() not in HOP_BY_HOP | {"content-length"}]
         self._send(status, kept, data, reason)
 
-    def _answer_error(self, fault: Fault, request_id: str) -> None:
+    def _answer_error(self, status: int, code: str, message: str, request_id: str) -> None:
         body = ERROR_BODY.format(
-            type="Receiver" if fault.status >= 500 else "Sender",
-            code=escape(fault.code or ""),
-            message=escape(fault.message),
+            type="Receiver" if status >= 500 else "Sender",
+            code=escape(code),
+            message=escape(message),
             request_id=escape(request_id),
         ).encode()
         headers = [("x-amzn-RequestId", request_id), ("Content-Type", "text/xml")]
-        self._send(fault.status, headers, body)
+        self._send(status, headers, body)
 
     def _send(self, status: int, headers: list[tuple[str, str]], body: bytes, reason: str | None = None) -> None:
         self.send_response_only(status, reason)
@@ -360,6 +406,8 @@ class IamProxy:
         upstream: str,
         *,
         latency: float = 0.0,
+        rate: float | None = None,
+        burst: float | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
         seed: int | None = None,
@@ -373,6 +421,7 @@ class IamProxy:
         self._upstream_netloc = parts.netloc
         self._address = (host, port)
         self._plan = _Plan(seed)
+        self._bucket = None if rate is None else _TokenBucket(rate, max(1.0, rate) if burst is None else burst)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -482,22 +531,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0: a free port (default)")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every IAM request")
+    parser.add_argument("--rate", type=float, help="IAM requests per second, the rest throttled (default: no limit)")
+    parser.add_argument("--burst", type=float, help="the token bucket's capacity (default: the rate, at least 1)")
     args = parser.parse_args(argv)
 
     try:
-        proxy = IamProxy(args.upstream, latency=args.latency, host=args.host, port=args.port).start()
+        proxy = IamProxy(
+            args.upstream, latency=args.latency, rate=args.rate, burst=args.burst, host=args.host, port=args.port
+        ).start()
     except (OSError, ValueError) as error:
         print(f"Cannot start the IAM proxy: {error}", file=sys.stderr)
         return 1
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())
-    print(f"IAM proxy ready on {proxy.url} (upstream {args.upstream}, latency {args.latency} s)", flush=True)
+    limit = f", {args.rate} requests/s" if args.rate else ""
+    print(f"IAM proxy ready on {proxy.url} (upstream {args.upstream}, latency {args.latency} s{limit})", flush=True)
     while not stopping.wait(1.0):
         pass
     proxy.stop()
     counts = proxy.counts
-    totals = {"forwarded": counts.forwarded, "injected": counts.injected, "dropped": counts.dropped}
+    totals = {
+        "forwarded": counts.forwarded,
+        "injected": counts.injected,
+        "dropped": counts.dropped,
+        "throttled": counts.throttled,
+    }
     print(f"IAM proxy counts: {json.dumps(totals, sort_keys=True)}", file=sys.stderr, flush=True)
     return 0
 

@@ -33,6 +33,9 @@ from iamconsole.settings import *  # noqa: E402,F403
 # Each test starts with an empty cache; a process-local one makes that cheap.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Job items run one after the other in the calling thread, which sees the test's transaction
+# (worker subprocesses started by the integration tests keep the production default).
+JOB_ITEM_THREADS = 1
 # An empty, existing STATIC_ROOT: WhiteNoise serves from the finders and stops warning.
 STATIC_ROOT = Path(os.environ["IAMCONSOLE_STATE_DIR"]) / "static"
 STATIC_ROOT.mkdir()

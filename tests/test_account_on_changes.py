@@ -321,7 +321,7 @@ def test_a_job_item_run_in_read_only_mode_fails_with_the_reason(account, operato
     job = jobs.start_job(operator=operator, source=Job.Source.WIZARD, plans=[UserPlan(user_name="ford")])
     item = job.items.get()
     settings.IAM_READ_ONLY = True  # switched on while the item waited in the queue
-    tasks.run_job_item.run(item.pk)
+    tasks.run_job_items.run([item.pk])
     item.refresh_from_db()
     assert item.status == JobItem.Status.FAILED
     assert item.error_code == "ReadOnlyConsole"

@@ -19,7 +19,9 @@ from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConn
 
 from tests.faults import instant_retries
 from tests.iam_clients import direct_client
-from tests.iam_proxy import IamProxy
+from tests.iam_proxy import IamProxy, _TokenBucket
+from users.iam.errors import Throttled
+from users.iam.gateway import IamGateway
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -217,6 +219,72 @@ def test_it_refuses_an_unclear_fault(proxy: IamProxy) -> None:
         proxy.add_fault(code="Throttling", probability=1.5)
 
 
+def test_it_throttles_the_requests_its_token_bucket_has_no_token_for(iam_server: str, direct: Any) -> None:
+    with IamProxy(iam_server, rate=0.001, burst=3) as proxy:  # no refill within the test
+        iam = client_for(proxy.url)
+        for name in ("alice", "bob", "carol"):
+            iam.create_user(UserName=name)
+        with pytest.raises(ClientError) as excinfo:
+            iam.create_user(UserName="dave")
+        with pytest.raises(ClientError):
+            iam.list_users()  # any IAM action: one bucket
+        counts = proxy.counts
+
+    assert error_of(excinfo) == ("Throttling", 400, "Rate exceeded")
+    assert excinfo.value.response["Error"]["Type"] == "Sender"  # type: ignore[typeddict-item]  # not in botocore-stubs
+    assert excinfo.value.response["ResponseMetadata"]["RequestId"]
+    assert user_names(direct) == ["alice", "bob", "carol"]  # never forwarded
+    assert counts.throttled == {"CreateUser": 1, "ListUsers": 1}
+    assert counts.forwarded == {"CreateUser": 3}
+    assert not counts.injected
+
+
+def test_its_token_bucket_refills_at_its_rate(proxy: IamProxy) -> None:
+    now = [0.0]
+    proxy._bucket = _TokenBucket(rate=2.0, burst=1, clock=lambda: now[0])
+    iam = client_for(proxy.url)
+
+    iam.list_users()
+    with pytest.raises(ClientError):
+        iam.list_users()
+    now[0] += 0.4  # 0.8 token
+    with pytest.raises(ClientError):
+        iam.list_users()
+    now[0] += 0.1
+    iam.list_users()
+    now[0] += 10.0  # holds `burst` tokens at most
+    iam.list_users()
+    with pytest.raises(ClientError):
+        iam.list_users()
+
+    assert proxy.counts.forwarded == {"ListUsers": 3}
+    assert proxy.counts.throttled == {"ListUsers": 3}
+
+
+def test_the_gateway_retries_a_throttled_call_then_raises_throttled(iam_server: str, settings) -> None:
+    settings.IAM_BACKEND, settings.IAM_MAX_ATTEMPTS = "endpoint", 3
+    with IamProxy(iam_server, rate=0.001, burst=1) as proxy:
+        settings.IAM_ENDPOINT_URL = proxy.url
+        gateway = IamGateway.from_settings()
+        try:
+            assert gateway.list_users() == []
+            with instant_retries(), pytest.raises(Throttled) as excinfo:
+                gateway.list_users()
+        finally:
+            IamGateway.forget_clients()
+
+    error = excinfo.value
+    assert (error.code, error.message, error.http_status) == ("Throttling", "Rate exceeded", 400)
+    assert proxy.counts.throttled == {"ListUsers": 3}  # botocore sent it IAM_MAX_ATTEMPTS times
+
+
+def test_it_refuses_a_rate_limit_without_tokens(iam_server: str) -> None:
+    with pytest.raises(ValueError):
+        IamProxy(iam_server, rate=0)
+    with pytest.raises(ValueError):
+        IamProxy(iam_server, rate=5, burst=0.5)
+
+
 def test_it_closes_its_connections_when_stopped(iam_server: str) -> None:
     proxy = IamProxy(iam_server).start()
     iam = client_for(proxy.url)
@@ -230,7 +298,7 @@ def test_it_closes_its_connections_when_stopped(iam_server: str) -> None:
 
 def test_it_runs_from_the_command_line(iam_server: str, direct: Any) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.iam_proxy", "--upstream", iam_server, "--latency", "0.01"],
+        [sys.executable, "-m", "tests.iam_proxy", "--upstream", iam_server, "--latency", "0.01", "--rate", "0.001"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -242,7 +310,11 @@ def test_it_runs_from_the_command_line(iam_server: str, direct: Any) -> None:
         assert readable, "no ready line within 30 s"
         line = process.stdout.readline()
         assert line.startswith("IAM proxy ready on http://127.0.0.1:")
-        client_for(line.split()[4]).create_user(UserName="alice")
+        assert "0.001 requests/s" in line
+        iam = client_for(line.split()[4])
+        iam.create_user(UserName="alice")  # the bucket's one token (burst: the rate, at least 1)
+        with pytest.raises(ClientError):
+            iam.create_user(UserName="bob")
     finally:
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=30)
@@ -250,4 +322,4 @@ def test_it_runs_from_the_command_line(iam_server: str, direct: Any) -> None:
     assert process.returncode == 0
     assert user_names(direct) == ["alice"]
     counts = json.loads(err.partition("IAM proxy counts: ")[2])
-    assert counts == {"dropped": {}, "forwarded": {"CreateUser": 1}, "injected": {}}
+    assert counts == {"dropped": {}, "forwarded": {"CreateUser": 1}, "injected": {}, "throttled": {"CreateUser": 1}}

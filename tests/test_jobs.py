@@ -1,6 +1,7 @@
 """Jobs (users/jobs.py), their task (users/tasks.py) and their pages (users/views/jobs.py), on
 moto's in-process IAM. Items run synchronously through the task's own function
-(`run_job_item.run`), never in Celery's eager mode; tests/integration runs a real worker."""
+(`run_job_items.run`, one item after the other: JOB_ITEM_THREADS is 1 in tests/settings.py), never in
+Celery's eager mode; tests/integration runs real workers, with item threads."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import base64
 import html
 import json
 import re
+import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, cast
 from urllib.parse import quote, unquote
@@ -15,7 +17,7 @@ from urllib.parse import quote, unquote
 import pytest
 from celery.exceptions import Retry
 from django.core.cache import cache
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -28,7 +30,7 @@ from users.iam.errors import AccessDenied
 from users.iam.gateway import IamGateway
 from users.models import AuditEvent, Job, JobItem
 from users.provisioning import UserPlan
-from users.tasks import MAX_RETRIES, RETRY_BACKOFF, RetryOptions, run_job_item, start_sweeper, sweep_stale_items
+from users.tasks import MAX_RETRIES, RETRY_BACKOFF, RetryOptions, run_job_items, start_sweeper, sweep_stale_items
 
 if TYPE_CHECKING:
     from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteDatabaseWrapper
@@ -59,8 +61,7 @@ def _start(operator, *plans: UserPlan, custom_password: str | None = None, clien
 
 
 def _run(job: Job) -> None:
-    for item_id in job.items.values_list("id", flat=True):
-        run_job_item.run(item_id)
+    run_job_items.run(list(job.items.values_list("id", flat=True)))
 
 
 def _both(name: str, **kwargs) -> UserPlan:
@@ -138,14 +139,24 @@ def test_it_queues_item_ids_only_when_the_transaction_commits(
     iam, operator, monkeypatch, django_capture_on_commit_callbacks
 ) -> None:
     sent = []
-    monkeypatch.setattr(run_job_item, "apply_async", lambda args, **kwargs: sent.append((args, kwargs)))
+    monkeypatch.setattr(run_job_items, "apply_async", lambda args, **kwargs: sent.append((args, kwargs)))
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         job = _start(operator, _both("ann", custom_password=True), _both("bob"), custom_password=CUSTOM)
     assert sent == []
     for callback in callbacks:
         callback()
-    assert [args for args, _ in sent] == [(pk,) for pk in job.items.values_list("id", flat=True)]
+    assert [args for args, _ in sent] == [(list(job.items.values_list("id", flat=True)),)]
     assert all(set(kwargs) == {"producer"} for _, kwargs in sent)
+
+
+def test_it_sends_a_big_job_as_a_few_even_chunks_in_order(iam, operator, monkeypatch, settings) -> None:
+    sent: list[list[int]] = []
+    monkeypatch.setattr(run_job_items, "apply_async", lambda args, **kwargs: sent.append(args[0]))
+    settings.JOB_CHUNK_SIZE = 25
+    assert tasks.enqueue(range(60)) == 60
+    assert sent == [list(range(0, 20)), list(range(20, 40)), list(range(40, 60))]
+    sent.clear()
+    assert tasks.enqueue(range(25)) == 25 and sent == [list(range(25))]
 
 
 def test_it_creates_nothing_when_the_broker_is_down(iam, operator, monkeypatch) -> None:
@@ -153,7 +164,7 @@ def test_it_creates_nothing_when_the_broker_is_down(iam, operator, monkeypatch) 
     # Only the write URL (what publishing uses): it falls back to broker_url when unset. As an
     # item, so that undoing it unsets it again (the attribute reads the fallback, which
     # setattr's undo would then leave set for the rest of the session).
-    monkeypatch.setitem(run_job_item.app.conf, "broker_write_url", "redis://127.0.0.1:1/0")
+    monkeypatch.setitem(run_job_items.app.conf, "broker_write_url", "redis://127.0.0.1:1/0")
     with pytest.raises(jobs.JobQueueUnavailable):
         _start(operator, _both("ann", custom_password=True), custom_password=CUSTOM)
     assert not Job.objects.exists() and not JobItem.objects.exists()
@@ -197,20 +208,27 @@ def test_it_creates_the_users_and_finishes_the_job(iam, operator) -> None:
     assert sorted(u.name for u in iam.list_users()) == ["ann", "bob"]
 
 
-def test_it_saves_a_users_progress_in_a_few_queries(iam, operator) -> None:
-    """Claim and read, the CreateAccessKey start, one audit row per IAM call, finish and the
-    job-done check: a step's success waits for the next save (docs/PERFORMANCE.md)."""
+def test_it_saves_a_chunks_progress_in_a_few_queries(iam, operator) -> None:
+    """One claim (UPDATE, SELECT), then together: the audit rows, the outcomes and the job-done
+    check. Steps' starts and successes wait for that save, so a user costs no query of its own
+    (docs/PERFORMANCE.md)."""
     iam.create_group("devs")
-    job = _start(operator, _both("ann", groups=("devs",)), _both("bob"))
-    ann = job.items.get(user_name="ann")
-    with CaptureQueriesContext(connection) as queries:
-        run_job_item.run(ann.pk)
-    statements = [q["sql"].split()[0] for q in queries.captured_queries]
-    assert len(statements) == 9, statements
-    assert statements.count("INSERT") == 4  # one audit row per IAM call
-    ann.refresh_from_db()
-    assert ann.status == Status.DONE and ann.has_password and ann.access_key_id
-    assert [s["status"] for s in ann.steps] == ["done"] * 4
+    job = _start(operator, *(_both(f"user-{number}", groups=("devs",)) for number in range(11)))
+    first, *others = job.items.values_list("id", flat=True)
+
+    def statements(item_ids: list[int]) -> list[str]:
+        with CaptureQueriesContext(connection) as queries:
+            run_job_items.run(item_ids)
+        return [query["sql"].split()[0] for query in queries.captured_queries]
+
+    one, ten = statements([first]), statements(others)
+    assert one == ["UPDATE", "SELECT", "INSERT", "SELECT", "UPDATE", "SELECT"], one
+    assert len(ten) == len(one) + 2, ten  # + the job finished: stamped, its secrets' TTL cut
+    assert one.count("INSERT") == ten.count("INSERT") == 1  # the audit rows, 4 and 40
+    assert AuditEvent.objects.filter(action="CreateUser").count() == 11
+    assert jobs.job_counts(job) == jobs.JobCounts(done=11)
+    item = job.items.get(pk=first)
+    assert item.has_password and item.access_key_id and [s["status"] for s in item.steps] == ["done"] * 4
 
 
 def test_it_runs_an_item_once_however_often_it_is_delivered(iam, operator) -> None:
@@ -242,46 +260,62 @@ def test_it_fails_an_item_at_the_failed_step_and_goes_on_with_the_others(iam, op
     assert (counts.is_finished, counts.all_done, counts.failed, counts.percent) == (True, False, 1, 100)
 
 
-def test_it_puts_an_item_back_in_the_queue_and_retries_with_backoff(iam, operator, monkeypatch) -> None:
+def test_it_puts_an_item_back_in_the_queue_and_sends_it_again_after_a_backoff(iam, operator, monkeypatch) -> None:
+    job = _start(operator, UserPlan(user_name="ann"), UserPlan(user_name="bob"))
+    ann, bob = job.items.all()
+    JobItem.objects.filter(pk=ann.pk).update(attempts=2)  # its third attempt
+    sent = []
+    monkeypatch.setattr(run_job_items, "apply_async", lambda args, **kwargs: sent.append((args, kwargs)))
+    with instant_retries(), inject(iam, "CreateUser", "Throttling", times=6):  # ann's, all of them
+        _run(job)
+    ann.refresh_from_db()
+    assert (ann.status, ann.error_code, ann.attempts) == ("queued", "Throttling", 3)
+    assert job.items.get(pk=bob.pk).status == "done"
+    [((ids,), options)] = sent
+    assert ids == [ann.pk] and 0 <= options["countdown"] <= RETRY_BACKOFF * 2**2
+    run_job_items.run(ids)  # the retry: resumes and finishes
+    ann.refresh_from_db()
+    assert (ann.status, ann.attempts) == ("done", 4)
+    job.refresh_from_db()
+    assert job.finished_at is not None
+
+
+def test_it_fails_an_item_when_the_retries_are_spent(iam, operator, monkeypatch) -> None:
     job = _start(operator, UserPlan(user_name="ann"))
+    JobItem.objects.update(attempts=MAX_RETRIES)
+    sent = []
+    monkeypatch.setattr(run_job_items, "apply_async", lambda args, **kwargs: sent.append(args))
+    with instant_retries(), inject(iam, "CreateUser", "Throttling", times=100):
+        _run(job)
     item = job.items.get()
+    assert (item.status, item.error_code) == ("failed", "Throttling")
+    assert sent == []
+
+
+def test_it_retries_a_claim_the_database_refuses(iam, operator, monkeypatch) -> None:
+    job = _start(operator, UserPlan(user_name="ann"))
     retried = {}
 
     def retry(**kwargs):
         retried.update(kwargs)
         return Retry()
 
-    monkeypatch.setattr(run_job_item, "retry", retry)
-    run_job_item.push_request(  # type: ignore[call-arg]  # takes Context fields, not the task's args
+    def refuse(item_ids):
+        raise DatabaseError("the database is away")
+
+    monkeypatch.setattr(run_job_items, "retry", retry)
+    monkeypatch.setattr(job_items, "claim_items", refuse)
+    run_job_items.push_request(  # type: ignore[call-arg]  # takes Context fields, not the task's args
         retries=2, called_directly=False
     )
     try:
-        with instant_retries(), inject(iam, "CreateUser", "Throttling", times=100), pytest.raises(Retry):
-            run_job_item.run(item.id)
+        with pytest.raises(Retry):
+            _run(job)
     finally:
-        run_job_item.pop_request()
-    item.refresh_from_db()
-    assert (item.status, item.error_code) == ("queued", "Throttling")
-    assert isinstance(retried["exc"], Exception)
+        run_job_items.pop_request()
+    assert isinstance(retried["exc"], DatabaseError)
     assert 0 <= retried["countdown"] <= RETRY_BACKOFF * 2**2
-    run_job_item.run(item.id)  # the retry: resumes and finishes
-    item.refresh_from_db()
-    assert (item.status, item.attempts) == ("done", 2)
-
-
-def test_it_fails_an_item_when_the_retries_are_spent(iam, operator) -> None:
-    job = _start(operator, UserPlan(user_name="ann"))
-    item = job.items.get()
-    run_job_item.push_request(  # type: ignore[call-arg]  # takes Context fields, not the task's args
-        retries=MAX_RETRIES, called_directly=False
-    )
-    try:
-        with instant_retries(), inject(iam, "CreateUser", "Throttling", times=100):
-            run_job_item.run(item.id)
-    finally:
-        run_job_item.pop_request()
-    item.refresh_from_db()
-    assert (item.status, item.error_code) == ("failed", "Throttling")
+    assert job.items.get().status == "queued"
 
 
 # --- Progress and Vault ----------------------------------------------------------------------
@@ -289,7 +323,8 @@ def test_it_fails_an_item_when_the_retries_are_spent(iam, operator) -> None:
 
 def test_it_records_each_attempt_of_a_step_and_beats_the_heartbeat(iam, operator) -> None:
     job = _start(operator, UserPlan(user_name="ann"))
-    item = job.items.get()
+    claim = job_items.claim_items([job.items.get().pk])
+    [item] = claim.items
     progress = job_items.ItemProgress(item)
     assert not progress.is_done("CreateUser") and progress.started_at("CreateUser") is None
     progress.start("CreateUser", durable=False)
@@ -302,14 +337,11 @@ def test_it_records_each_attempt_of_a_step_and_beats_the_heartbeat(iam, operator
     saved = JobItem.objects.get(pk=item.pk)
     assert [(s["step"], s["status"]) for s in saved.steps] == [("CreateUser", "failed")]  # not yet
     progress.start("CreateAccessKey", durable=True)
-    saved = JobItem.objects.get(pk=item.pk)
-    assert [(s["step"], s["status"]) for s in saved.steps][-1] == ("CreateAccessKey", "started")
     progress.succeed("CreateAccessKey", access_key_id="AKIAEXAMPLE")
     saved = JobItem.objects.get(pk=item.pk)
-    assert [(s["step"], s["status"]) for s in saved.steps][-1] == ("CreateAccessKey", "started")  # not yet
+    assert [(s["step"], s["status"]) for s in saved.steps] == [("CreateUser", "failed")]  # not yet
     assert saved.access_key_id == ""
-    JobItem.objects.filter(pk=item.pk).update(status=Status.RUNNING)  # as claimed
-    job_items.finish_item(item, done=False, error=progress.failure)  # the run's end saves it all
+    job_items.save_outcomes(claim, [job_items.Outcome(item, Status.FAILED, progress.failure)])  # it all
     saved = JobItem.objects.get(pk=item.pk)
     assert [(s["step"], s["status"]) for s in saved.steps] == [
         ("CreateUser", "failed"),
@@ -320,6 +352,33 @@ def test_it_records_each_attempt_of_a_step_and_beats_the_heartbeat(iam, operator
     assert (saved.status, saved.error_code) == ("failed", "AccessDenied")
     assert saved.access_key_id == "AKIAEXAMPLE" and saved.heartbeat_at is not None
     assert not progress.is_done("CreateUser") and progress.is_done("CreateAccessKey")
+
+
+def test_a_run_that_died_leaves_its_item_interrupted_and_the_next_run_assumes_its_steps_started(
+    iam, operator, monkeypatch
+) -> None:
+    """A durable start (CreateAccessKey) is not written: the next claim of an item its run
+    left RUNNING marks it interrupted, and any step not done then counts as maybe started, so
+    the orphan key such a run may have made is looked for. A run that saved its outcome, or
+    an item never run, marks nothing."""
+    job = _start(operator, _both("ann"), _both("bob"))
+    ann, bob = job.items.all()
+    first = job_items.claim_items([ann.pk, bob.pk])  # then the worker is killed
+    assert [i.interrupted for i in first.items] == [False, False]  # a first claim
+    JobItem.objects.filter(pk=ann.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    assert [i.interrupted for i in job_items.claim_items([ann.pk, bob.pk]).items] == [True]  # bob is live
+    progress = job_items.ItemProgress(job.items.get(pk=ann.pk))
+    assert progress.started_at("CreateAccessKey") is not None and progress.started_at("CreateUser") is not None
+
+    JobItem.objects.filter(pk=bob.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    monkeypatch.setattr(tasks, "enqueue", lambda ids: None)
+    assert sweep_stale_items.run() == 1  # the sweeper queues bob again: interrupted too
+    assert job.items.get(pk=bob.pk).interrupted
+    JobItem.objects.filter(pk=ann.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    _run(job)  # both resume, and each deletes what an earlier attempt may have left
+    assert jobs.job_counts(job) == jobs.JobCounts(done=2)
+    assert not job.items.filter(interrupted=True).exists()  # saved with the outcome
+    assert all(len(iam.list_access_keys(name)) == 1 for name in ("ann", "bob"))
 
 
 def test_it_keeps_secrets_add_only_in_the_store(iam, operator) -> None:
@@ -339,7 +398,9 @@ def test_it_keeps_secrets_add_only_in_the_store(iam, operator) -> None:
     resumed = job.items.get()
     assert not resumed.has_password
     assert job_items.ItemVault(job, resumed).password() == "first-Passw0rd!"
-    job_items.ItemProgress(resumed).start("CreateAccessKey", durable=True)
+    claim = job_items.Claim(uuid.uuid4(), [resumed])
+    JobItem.objects.filter(pk=resumed.pk).update(status=Status.RUNNING, claim=claim.token)  # as claimed
+    job_items.save_outcomes(claim, [job_items.Outcome(resumed, Status.FAILED)])
     assert job.items.get().has_password
     credentials.discard(batch=str(job.id), items=[job_items.CUSTOM_PASSWORD_ITEM])
     with pytest.raises(credentials.CredentialsGone):
@@ -521,7 +582,7 @@ def test_it_reports_progress_as_json(iam, operator, operator_client) -> None:
     assert (data["queued"], data["done"], data["percent"], data["finished"]) == (2, 0, 0, False)
     first = job.items.first()
     assert first is not None
-    run_job_item.run(first.id)
+    run_job_items.run([first.id])
     data = operator_client.get(url).json()
     assert (data["queued"], data["done"], data["percent"], data["finished"]) == (1, 1, 50, False)
     assert [item["status"] for item in data["items"]] == ["done", "queued"]
@@ -617,7 +678,7 @@ def test_it_requeues_stale_running_items_and_leaves_live_ones(iam, operator, mon
     assert sent == [ann.pk]
     assert job.items.get(pk=ann.pk).status == Status.QUEUED
     assert job.items.get(pk=bob.pk).status == Status.RUNNING
-    run_job_item.run(ann.pk)
+    run_job_items.run([ann.pk])
     assert job.items.get(pk=ann.pk).status == Status.DONE
 
 
@@ -655,12 +716,12 @@ def test_it_starts_one_sweeper_chain_per_worker_start(db, monkeypatch) -> None:
 
 def test_it_keeps_the_task_limits_inside_the_broker_visibility_timeout(settings) -> None:
     visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600)
-    options = cast(RetryOptions, run_job_item)
-    assert run_job_item.time_limit is not None and run_job_item.soft_time_limit is not None
-    assert run_job_item.time_limit < visibility and options.retry_backoff_max < visibility
-    assert run_job_item.soft_time_limit < run_job_item.time_limit < job_items.stale_after().total_seconds()
-    assert (options.retry_backoff, options.retry_jitter, run_job_item.max_retries) == (2, True, MAX_RETRIES)
-    conf = run_job_item.app.conf
+    options = cast(RetryOptions, run_job_items)
+    assert run_job_items.time_limit is not None and run_job_items.soft_time_limit is not None
+    assert run_job_items.time_limit < visibility and options.retry_backoff_max < visibility
+    assert run_job_items.soft_time_limit < run_job_items.time_limit < job_items.stale_after().total_seconds()
+    assert (options.retry_backoff, options.retry_jitter, run_job_items.max_retries) == (2, True, MAX_RETRIES)
+    conf = run_job_items.app.conf
     assert conf.task_acks_late and conf.task_reject_on_worker_lost and conf.worker_prefetch_multiplier == 1
 
 
@@ -673,25 +734,25 @@ def test_it_keeps_the_database_connection_between_tasks_until_it_is_old() -> Non
 
     connection.ensure_connection()
     kept = connection.connection
-    close_old_database_connections(task=run_job_item)  # task_prerun / task_postrun
+    close_old_database_connections(task=run_job_items)  # task_prerun / task_postrun
     assert connection.connection is kept
     assert not connection.health_check_done  # type: ignore[attr-defined]  # missing from django-stubs
     in_memory = connection.vendor == "sqlite" and cast("SQLiteDatabaseWrapper", connection).is_in_memory_db()
     if not in_memory:  # Django never closes an in-memory SQLite database
         connection.close_at = 0  # past CONN_MAX_AGE (the next connect sets it again)
-        close_old_database_connections(task=run_job_item)
+        close_old_database_connections(task=run_job_items)
         assert connection.connection is None
-    run_job_item.push_request(  # type: ignore[call-arg]  # takes Context fields, not the task's args
+    run_job_items.push_request(  # type: ignore[call-arg]  # takes Context fields, not the task's args
         is_eager=True  # inside its caller's transaction: left alone
     )
     try:
         connection.ensure_connection()
         kept = connection.connection
         connection.close_at = 0
-        close_old_database_connections(task=run_job_item)
+        close_old_database_connections(task=run_job_items)
         assert connection.connection is kept
     finally:
-        run_job_item.pop_request()
+        run_job_items.pop_request()
 
 
 # --- Bulk-sized jobs -------------------------------------------------------------------------
@@ -713,9 +774,9 @@ def test_it_keeps_secrets_an_hour_while_the_job_runs_and_15_minutes_once_it_ends
     job = _start(operator, UserPlan(user_name="ann", programmatic_access=True), UserPlan(user_name="bob"))
     ann, bob = job.items.all()
     key = f":1:{credentials._cache_key(str(job.id), job_items.access_key_item('ann'))}"
-    run_job_item.run(ann.pk)
+    run_job_items.run([ann.pk])
     assert credentials.MAX_TTL - 60 < redis_cache.ttl(key) <= credentials.MAX_TTL
-    run_job_item.run(bob.pk)
+    run_job_items.run([bob.pk])
     job.refresh_from_db()
     assert job.finished_at is not None
     assert settings.CREDENTIALS_TTL - 60 < redis_cache.ttl(key) <= settings.CREDENTIALS_TTL

@@ -71,7 +71,7 @@ def test_it_sets_the_visibility_timeout_in_the_three_places_celery_reads_it() ->
     """RELIABILITY.md F9: with several values the shortest wins; it must outlast a task and its
     longest retry countdown, or Redis hands the message to another worker mid-task."""
     from iamconsole.celery import app
-    from users.tasks import RETRY_BACKOFF_MAX, RUN_ITEM_TIME_LIMIT
+    from users.tasks import CHUNK_TIME_LIMIT, RETRY_BACKOFF_MAX
 
     values = {
         app.conf.broker_transport_options["visibility_timeout"],
@@ -79,8 +79,8 @@ def test_it_sets_the_visibility_timeout_in_the_three_places_celery_reads_it() ->
         app.conf.visibility_timeout,
     }
     assert values == {settings.CELERY_VISIBILITY_TIMEOUT}
-    assert settings.CELERY_VISIBILITY_TIMEOUT > RUN_ITEM_TIME_LIMIT + RETRY_BACKOFF_MAX
-    assert settings.JOB_ITEM_STALE_SECONDS > RUN_ITEM_TIME_LIMIT
+    assert settings.CELERY_VISIBILITY_TIMEOUT > CHUNK_TIME_LIMIT + RETRY_BACKOFF_MAX
+    assert settings.JOB_ITEM_STALE_SECONDS > CHUNK_TIME_LIMIT
     assert settings.CELERY_WORKER_CONCURRENCY > 1
 
 

@@ -92,9 +92,11 @@ class MemoryVault:
     def password(self) -> str | None:
         return self._password
 
-    def keep_password(self, password: str) -> None:
-        if self._password is None:
-            self._password = password
+    def keep_password(self, password: str) -> bool:
+        if self._password is not None:
+            return False
+        self._password = password
+        return True
 
     def held_access_key_id(self) -> str | None:
         return self.key[0] if self.key else None

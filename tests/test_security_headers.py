@@ -20,7 +20,7 @@ from django.urls import reverse
 from users import jobs
 from users.models import Job
 from users.provisioning import UserPlan
-from users.tasks import run_job_item
+from users.tasks import run_job_items
 
 pytestmark = pytest.mark.django_db
 
@@ -124,7 +124,7 @@ def _finished_job(client: Client, operator: Any) -> Job:
     )
     session.save()
     for item_id in job.items.values_list("id", flat=True):
-        run_job_item.run(item_id)
+        run_job_items.run([item_id])
     return job
 
 

@@ -45,12 +45,12 @@ class NotYours(Exception):
     """Stored by another operator: answer 404."""
 
 
-def put(*, batch: str, operator_id: int, item: str, secret: Mapping[str, str], ttl: int | None = None) -> None:
+def put(*, batch: str, operator_id: int, item: str, secret: Mapping[str, str], ttl: int | None = None) -> bool:
     """Encrypt `secret` (e.g. {"password": …}) for `operator_id` and keep it for `ttl` seconds
-    (default `settings.CREDENTIALS_TTL`).
+    (default `settings.CREDENTIALS_TTL`); whether it was kept.
 
-    Add-only: if (batch, item) already holds a value, it is kept and this call does nothing,
-    so a task retried after it stored its secret is safe.
+    Add-only: if (batch, item) already holds a value, it is kept and this call does nothing
+    (False), so a task retried after it stored its secret is safe.
     """
     ttl = settings.CREDENTIALS_TTL if ttl is None else ttl
     if not 0 < ttl <= MAX_TTL:
@@ -63,7 +63,7 @@ def put(*, batch: str, operator_id: int, item: str, secret: Mapping[str, str], t
         "secret": dict(secret),
     }
     token = _fernet().encrypt(json.dumps(payload).encode()).decode("ascii")
-    caches["default"].add(_cache_key(batch, item), token, timeout=ttl)
+    return bool(caches["default"].add(_cache_key(batch, item), token, timeout=ttl))
 
 
 def check_available() -> None:

@@ -1,5 +1,6 @@
-"""One job item on a worker: claim it, record its progress and secrets, finish or requeue it,
-finish its job when it was the last, and the sweep that re-queues what a dead worker left.
+"""Job items on a worker: claim a chunk of them, record each one's progress and secrets, save
+their outcomes together, finish their job when they were the last, and the sweep that
+re-queues what a dead worker left.
 
 The worker side of jobs (users/jobs.py is the web side). users/tasks.py, Celery's entry
 points, calls these; nothing here imports the web side or the tasks, so dependencies point one
@@ -20,11 +21,15 @@ no user's items can meet CUSTOM_PASSWORD_ITEM.
 from __future__ import annotations
 
 import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 from django.conf import settings
-from django.db.models import F, Max, Q, Value
+from django.db import connections
+from django.db.models import Case, F, Max, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -66,61 +71,111 @@ def created_by(item: JobItem) -> str:
     return f"job/{item.job_id}/{item.position}"
 
 
-def claim_item(item_id: int) -> JobItem | None:
-    """Take the item for this run: QUEUED, or RUNNING with a stale heartbeat (its worker died),
-    becomes RUNNING in one conditional UPDATE, so two deliveries of one message never run the
-    same user at once. None when there is nothing to do (done, cancelled, running elsewhere)."""
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """The items one run holds (RUNNING, `JobItem.claim` = `token`), in the job's order."""
+
+    token: uuid.UUID
+    items: list[JobItem]
+
+
+def claim_items(item_ids: Sequence[int]) -> Claim:
+    """Take the items for this run: QUEUED ones, and RUNNING ones with a stale heartbeat
+    (their worker died), become RUNNING under a new claim in one conditional UPDATE, so that two
+    deliveries of a message never run the same user at once. Items with nothing to do (done,
+    cancelled, running elsewhere) are left out; the claim may hold none."""
     now = timezone.now()
+    token = uuid.uuid4()
     claimable = Q(status=Status.QUEUED) | (
         Q(status=Status.RUNNING) & (Q(heartbeat_at__lt=now - stale_after()) | Q(heartbeat_at__isnull=True))
     )
-    claimed = JobItem.objects.filter(claimable, pk=item_id).update(
+    JobItem.objects.filter(claimable, pk__in=item_ids).update(
+        # The values before the update: an item still RUNNING lost its last run.
+        interrupted=Case(When(status=Status.RUNNING, then=Value(True)), default=F("interrupted")),
         status=Status.RUNNING,
+        claim=token,
         attempts=F("attempts") + 1,
         heartbeat_at=now,
         started_at=Coalesce(F("started_at"), Value(now)),
     )
-    if not claimed:
-        return None
-    return JobItem.objects.select_related("job", "job__operator").get(pk=item_id)
+    items = JobItem.objects.filter(claim=token).select_related("job", "job__operator").order_by("job", "position")
+    return Claim(token, list(items))
 
 
-def finish_item(item: JobItem, *, done: bool, error: IamError | None = None) -> None:
-    """Set the item DONE or FAILED (with the error of its failed step), then finish the job if
-    nothing is left to run."""
-    now = timezone.now()
-    fields: dict[str, Any] = {
-        **_run_fields(item),
-        "status": Status.DONE if done else Status.FAILED,
-        "finished_at": now,
-        "heartbeat_at": now,
-    }
-    if done:
-        fields.update(error_code="", error_message="")
-    elif error is not None:
-        fields.update(error_code=error.code[:128], error_message=error.message)
-    JobItem.objects.filter(pk=item.pk, status=Status.RUNNING).update(**fields)
-    finish_job_if_done(item.job_id)
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How a run left one item: DONE, FAILED (with the error of its failed step, if any), or
+    QUEUED again, to be sent again in `retry_in` seconds (0: an item the run did not start)."""
+
+    item: JobItem
+    status: str
+    error: IamError | None = None
+    retry_in: float | None = None
+    database_error: bool = False  # the run met one: its connection may be broken
 
 
-def _run_fields(item: JobItem) -> dict[str, Any]:
-    """What a run learns about its item (ItemProgress, ItemVault), saved with its progress."""
-    return {name: getattr(item, name) for name in RUN_FIELDS}
-
-
-def requeue_item(item: JobItem) -> None:
-    """Back to QUEUED while the task waits to retry (cancel can then still stop it); straight
-    to CANCELLED if the job was cancelled while this item ran."""
-    now = timezone.now()
-    if Job.objects.filter(pk=item.job_id, cancelled_at__isnull=False).exists():
-        JobItem.objects.filter(pk=item.pk, status=Status.RUNNING).update(
-            **_run_fields(item), status=Status.CANCELLED, finished_at=now, heartbeat_at=now
-        )
-        finish_job_if_done(item.job_id)
+def save_outcomes(claim: Claim, outcomes: Sequence[Outcome]) -> None:
+    """Save what the run learnt about these items and their new status, in one UPDATE, for the
+    items the claim still holds; QUEUED ones become CANCELLED if their job was cancelled
+    meanwhile. Then finish the jobs that have nothing left to run."""
+    if not outcomes:
         return
-    JobItem.objects.filter(pk=item.pk, status=Status.RUNNING).update(
-        **_run_fields(item), status=Status.QUEUED, heartbeat_at=now
-    )
+    now = timezone.now()
+    job_ids = {outcome.item.job_id for outcome in outcomes}
+    cancelled = set(Job.objects.filter(pk__in=job_ids, cancelled_at__isnull=False).values_list("id", flat=True))
+    items = []
+    for outcome in outcomes:
+        item, status = outcome.item, outcome.status
+        if status == Status.QUEUED and item.job_id in cancelled:
+            status = Status.CANCELLED
+        item.status, item.heartbeat_at, item.interrupted = status, now, False
+        if status != Status.QUEUED:
+            item.finished_at = now
+        if status == Status.DONE:
+            item.error_code, item.error_message = "", ""
+        elif outcome.error is not None:
+            item.error_code, item.error_message = outcome.error.code[:128], outcome.error.message
+        items.append(item)
+    fields = [*RUN_FIELDS, "status", "heartbeat_at", "finished_at", "error_code", "error_message", "interrupted"]
+    _update(items, fields, claim=claim)
+    for job_id in job_ids:
+        finish_job_if_done(job_id)
+
+
+def _update(items: Sequence[JobItem], fields: Sequence[str], *, claim: Claim | None = None) -> None:
+    """Save these fields of each item (only while `claim` holds it, if given): one UPDATE
+    statement sent for all of them (`executemany`: one pipeline on PostgreSQL). The ORM's
+    `bulk_update` builds a CASE expression per field and item, and `Model.save` compiles its
+    query each time: both cost more CPU than the IAM calls themselves (docs/PERFORMANCE.md).
+    The values are prepared by the fields, as the ORM does."""
+    connection = connections[JobItem.objects.db]
+    by_name = {field.name: field for field in JobItem._meta.concrete_fields}
+
+    def column(name: str) -> str:
+        return connection.ops.quote_name(str(by_name[name].column))
+
+    sql = f"UPDATE {connection.ops.quote_name(JobItem._meta.db_table)} SET "
+    sql += ", ".join(f"{column(name)} = %s" for name in fields) + f" WHERE {column('id')} = %s"
+    held: list[Any] = []
+    if claim is not None:
+        sql += f" AND {column('claim')} = %s AND {column('status')} = %s"
+        held = [by_name["claim"].get_db_prep_save(claim.token, connection), Status.RUNNING]
+    columns = [by_name[name] for name in fields]
+    rows = [
+        [*(field.get_db_prep_save(getattr(item, field.attname), connection) for field in columns), item.pk, *held]
+        for item in items
+    ]
+    with connection.cursor() as cursor:
+        if len(rows) == 1:
+            cursor.execute(sql, rows[0])
+        else:
+            cursor.executemany(sql, rows)
+
+
+def beat(claim: Claim) -> None:
+    """The heartbeat of the items the claim still holds: a run that is alive, whether its
+    items are started or waiting for a thread, is never taken for a dead one."""
+    JobItem.objects.filter(claim=claim.token, status=Status.RUNNING).update(heartbeat_at=timezone.now())
 
 
 def finish_job_if_done(job_id: Any) -> bool:
@@ -160,6 +215,7 @@ def requeue_stale_items() -> list[int]:
     if poisoned:
         JobItem.objects.filter(is_stale, id__in=[pk for pk, _ in poisoned]).update(
             status=Status.FAILED,
+            interrupted=True,
             finished_at=now,
             error_code="WorkerLost",
             error_message=f"The worker stopped {MAX_ATTEMPTS} times while creating this user; see the worker log.",
@@ -168,7 +224,7 @@ def requeue_stale_items() -> list[int]:
             finish_job_if_done(job_id)
 
     ids = list(JobItem.objects.filter(is_stale).values_list("id", flat=True))
-    JobItem.objects.filter(is_stale, id__in=ids).update(status=Status.QUEUED)
+    JobItem.objects.filter(is_stale, id__in=ids).update(status=Status.QUEUED, interrupted=True)
 
     waiting = set(Job.objects.filter(items__status=Status.QUEUED, created_at__lt=stale).values_list("id", flat=True))
     last_moves = (
@@ -191,12 +247,15 @@ class ItemProgress:
         {"step", "status": "started|done|failed", "started_at", "at",
          "error_code", "error_message", "request_id", <facts, e.g. "access_key_id">}
 
-    Saved (one UPDATE, no transaction held across IAM calls, the heartbeat beaten) at a durable
-    start, at a failure, and with the item's end (`finish_item`, `requeue_item`). A success is
-    kept in memory until then: a run that dies before saving it redoes the step, and every step
-    is safe to redo (users/provisioning.py), so one UPDATE per IAM call is not needed. The item
-    is this run's alone (claimed), so writing `steps` whole is safe; `status` is never written
-    here.
+    Saved (one UPDATE, no transaction held across IAM calls, the heartbeat beaten) at a
+    failure, and with the item's outcome (`save_outcomes`); starts and successes are kept in
+    memory until then. A run that dies before saving them redoes its steps, and every step is
+    safe to redo (users/provisioning.py). The one that must know whether an earlier run sent it,
+    a durable start (CreateAccessKey: a key nobody holds the secret of may exist), is not
+    written either: the next run finds the item `interrupted` (job_items.claim_items), and
+    `started_at` then answers that any step not done may have been started. So a user costs no
+    UPDATE of its own. The item is this run's alone (claimed), so writing `steps` whole is safe;
+    `status` is never written here.
     """
 
     def __init__(self, item: JobItem) -> None:
@@ -213,14 +272,19 @@ class ItemProgress:
         return any(entry["step"] == step and entry["status"] == "done" for entry in self.item.steps)
 
     def started_at(self, step: str) -> datetime | None:
+        """The start of the step's latest attempt on record; for a step not done of an item
+        whose last run died, the item's first start (that run may have started the step)."""
         entry = self._latest(step)
-        return datetime.fromisoformat(entry["started_at"]) if entry else None
+        if entry:
+            return datetime.fromisoformat(entry["started_at"])
+        if self.item.interrupted and not self.is_done(step):
+            return self.item.started_at or timezone.now()
+        return None
 
     def start(self, step: str, *, durable: bool) -> None:
+        """Kept in memory (see the class: a durable start is known to the next run anyway)."""
         now = timezone.now().isoformat()
         self.item.steps = [*self.item.steps, {"step": step, "status": "started", "started_at": now, "at": now}]
-        if durable:
-            self._save()
 
     def succeed(self, step: str, **facts: str) -> None:
         self._finish(step, {"status": "done", **facts})
@@ -254,7 +318,7 @@ class ItemProgress:
 
     def _save(self, *fields: str) -> None:
         self.item.heartbeat_at = timezone.now()
-        self.item.save(update_fields=[*RUN_FIELDS, *fields, "heartbeat_at"])
+        _update([self.item], [*RUN_FIELDS, *fields, "heartbeat_at"])
 
 
 class ItemVault:
@@ -262,15 +326,20 @@ class ItemVault:
 
     def __init__(self, job: Job, item: JobItem) -> None:
         self.batch, self.operator_id, self.item = str(job.id), job.operator_id, item
+        # The item's first run (its first claim): no earlier run stored anything, so there is
+        # nothing to read back (two store round trips per user saved).
+        self.first_run = item.attempts == 1
 
     def _take(self, name: str) -> dict[str, str] | None:
+        if self.first_run:
+            return None
         try:
             return credentials.take(batch=self.batch, operator_id=self.operator_id, item=name)
         except credentials.CredentialsGone:
             return None
 
-    def _put(self, name: str, secret: dict[str, str]) -> None:
-        credentials.put(
+    def _put(self, name: str, secret: dict[str, str]) -> bool:
+        return credentials.put(
             batch=self.batch, operator_id=self.operator_id, item=name, secret=secret, ttl=credentials.MAX_TTL
         )
 
@@ -283,9 +352,10 @@ class ItemVault:
             self._mark_password()
         return password
 
-    def keep_password(self, password: str) -> None:
-        self._put(password_item(self.item.user_name), {"password": password})
+    def keep_password(self, password: str) -> bool:
+        kept = self._put(password_item(self.item.user_name), {"password": password})
         self._mark_password()
+        return kept
 
     def _mark_password(self) -> None:
         self.item.has_password = True  # saved with the item's progress (RUN_FIELDS)

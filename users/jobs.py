@@ -1,4 +1,4 @@
-"""Jobs as the web sees them: batches of users to create, one Celery task per user
+"""Jobs as the web sees them: batches of users to create, sent to Celery in chunks
 (RELIABILITY.md §2.6, §2.7). Start, retry, cancel, the counts, and the Success page's
 credentials. users/job_items.py is the worker side; users/tasks.py, between them, is Celery's
 entry point: jobs → tasks → job_items, never back.
@@ -139,7 +139,7 @@ def is_bound_to_session(session: SessionBase, job: Job) -> bool:
 def check_queue() -> None:
     """Raise `JobQueueUnavailable` unless the broker answers (one quick connection)."""
     try:
-        with tasks.run_job_item.app.connection_for_write() as connection:
+        with tasks.run_job_items.app.connection_for_write() as connection:
             connection.ensure_connection(
                 max_retries=1,
                 interval_start=0,

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -39,7 +40,9 @@ class AuditEvent(models.Model):
         FAILURE = "failure", "Failure"
 
     operator_name = models.CharField(max_length=150, blank=True)
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # When the call was made: set when the row is built, which for a job's rows saved together
+    # (audit.AuditBuffer) is before it is written.
+    at = models.DateTimeField(default=timezone.now, db_index=True)
     action = models.CharField(max_length=64)
     target = models.CharField(max_length=512, blank=True)
     parameters = models.JSONField(default=dict, blank=True)
@@ -131,6 +134,12 @@ class JobItem(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # The run that holds a RUNNING item (job_items.claim_items): its outcome is saved only while
+    # it still holds it.
+    claim = models.UUIDField(null=True, blank=True, db_index=True)
+    # The last run ended without saving the item's outcome (its worker died): a step it may have
+    # started is not known to be unsent (job_items.ItemProgress.started_at).
+    interrupted = models.BooleanField(default=False)
     # What the operator may retrieve (the secrets themselves are in the one-time store).
     access_key_id = models.CharField(max_length=128, blank=True)
     has_password = models.BooleanField(default=False)

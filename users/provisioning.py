@@ -216,9 +216,10 @@ class Progress(Protocol):
 
     def is_done(self, step: str) -> bool: ...
     def started_at(self, step: str) -> datetime | None: ...  # start of the latest attempt
-    # `durable`: saved before it returns, for a step a later run must know was tried
-    # (CreateAccessKey). Other starts, and successes, may be saved later: every step is safe
-    # to redo, so a run that dies first only repeats it.
+    # `durable`: a step a later run must know was tried (CreateAccessKey): saved before it
+    # returns, or else known to the next run if this one dies (`started_at` then answers).
+    # Other starts, and successes, may be saved later: every step is safe to redo, so a run
+    # that dies first only repeats it.
     def start(self, step: str, *, durable: bool) -> None: ...
     def succeed(self, step: str, **facts: str) -> None: ...  # e.g. access_key_id=...
     def fail(self, step: str, error: IamError) -> None: ...
@@ -228,7 +229,7 @@ class Vault(Protocol):
     """One user's slice of the one-time secret store (users/credentials.py)."""
 
     def password(self) -> str | None: ...
-    def keep_password(self, password: str) -> None: ...  # add-only
+    def keep_password(self, password: str) -> bool: ...  # add-only: whether this one was kept
     def held_access_key_id(self) -> str | None: ...
     def keep_access_key(self, access_key_id: str, secret_access_key: str) -> None: ...  # add-only
     def custom_password(self) -> str: ...  # raises CredentialsGone
@@ -355,8 +356,8 @@ class _Run:
                     ) from None
             else:
                 new_password = generate_password(self.password_policy)
-            self.vault.keep_password(new_password)  # add-only: a stored one stays
-            password = self.vault.password()  # the one that will be shown
+            # Add-only: a password stored meanwhile stays, and is the one that will be shown.
+            password = new_password if self.vault.keep_password(new_password) else self.vault.password()
             if password is None:
                 raise ProvisioningError(
                     "CredentialsExpired",

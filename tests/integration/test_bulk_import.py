@@ -52,11 +52,11 @@ from tests.faults import instant_retries
 from tests.iam_clients import direct_client
 from tests.iam_proxy import IamProxy
 from tests.integration.services import require_postgres
-from users import job_items, jobs, provisioning
+from users import job_items, jobs, provisioning, tasks
 from users.iam.gateway import IamGateway
 from users.models import AuditEvent, Job, JobItem, UserImport
 from users.provisioning import CHANGE_PASSWORD_POLICY_ARN, CREATED_BY_TAG
-from users.tasks import probe, run_job_item
+from users.tasks import MAX_RETRIES, RETRY_BACKOFF_MAX, probe
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -116,7 +116,7 @@ def published() -> Iterator[list[dict[str, Any]]]:
     messages: list[dict[str, Any]] = []
 
     def record(sender=None, body=None, headers=None, **kwargs) -> None:
-        messages.append({"task": sender, "headers": dict(headers or {}), "sent": datetime.now(UTC)})
+        messages.append({"task": sender, "body": body, "headers": dict(headers or {}), "sent": datetime.now(UTC)})
 
     before_task_publish.connect(record, weak=False)
     yield messages
@@ -194,7 +194,9 @@ def worker_processes(
     stopped (warm, then SIGKILL) before the database is flushed."""
     started: list[WorkerProcess] = []
 
-    def start(iam_url: str, *, name: str, stale_seconds: int = 4, sweep_seconds: int = 1) -> WorkerProcess:
+    def start(
+        iam_url: str, *, name: str, concurrency: int = 4, stale_seconds: int = 4, sweep_seconds: int = 1
+    ) -> WorkerProcess:
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "iamconsole.settings",
@@ -214,7 +216,7 @@ def worker_processes(
         log = tmp_path / f"{name}.log"
         command = [
             str(Path(sys.executable).parent / "celery"), "-A", "iamconsole", "worker",
-            "--pool", "prefork", "--concurrency", "4", "--without-gossip", "--without-mingle",
+            "--pool", "prefork", "--concurrency", str(concurrency), "--without-gossip", "--without-mingle",
             "--loglevel", "WARNING", "--hostname", f"{name}@%h",
         ]  # fmt: skip
         with log.open("wb") as out:
@@ -457,17 +459,27 @@ def test_a_200_row_import_creates_exactly_those_users_once(
         trail = _audit(row["user_name"])
         assert trail.count(("CreateUser", "success", "")) == 1
         assert trail.count(("CreateAccessKey", "success", "")) - trail.count(("DeleteAccessKey", "success", "")) == 1
-    runs = [m for m in published if m["task"] == "users.tasks.run_job_item"]
-    assert len([m for m in runs if not m["headers"].get("retries")]) == 200  # one message per item
+    runs = [m for m in published if m["task"] == "users.tasks.run_job_items"]
+    chunks = [m["body"][0][0] for m in runs if not m["headers"].get("eta")]
+    assert [len(chunk) for chunk in chunks] == [25] * 8  # the job, in 8 messages
+    assert sorted(item_id for chunk in chunks for item_id in chunk) == sorted(job.items.values_list("id", flat=True))
     if _on_postgresql():
-        # Nothing to retry or reconcile: not one failed call, not one task retried. (On SQLite,
-        # a refused write makes the task retry and reconcile, e.g. EntityAlreadyExists.)
+        # Nothing to retry or reconcile: not one failed call, not one item sent again. (On
+        # SQLite, a refused write makes the item retry and reconcile, e.g. EntityAlreadyExists.)
         assert not AuditEvent.objects.filter(outcome=AuditEvent.Outcome.FAILURE).exists()
         assert not AuditEvent.objects.filter(action="DeleteAccessKey").exists()
-        assert len(runs) == 200
+        assert len(runs) == 8
 
 
 # --- 2. SIGKILL the worker after a third (F1) --------------------------------------------------
+
+
+def _finish_on_a_new_worker(worker: WorkerProcess, job: Job) -> None:
+    """Wait until `worker`, started after another was killed, finished the job."""
+    try:
+        _wait_finished(job, timeout=90)
+    except AssertionError as error:
+        raise AssertionError(f"{error}\n{worker.output()}") from None
 
 
 def test_a_worker_killed_after_a_third_is_replaced_and_the_job_completes_exactly(
@@ -494,13 +506,7 @@ def test_a_worker_killed_after_a_third_is_replaced_and_the_job_completes_exactly
     stuck = set(job.items.filter(status=Status.RUNNING).values_list("id", flat=True))
     assert stuck, f"no item was running when the worker died: {at_kill}"
 
-    second = worker_processes(iam_server, name="second")
-    try:
-        _wait_finished(job, timeout=90)
-    except AssertionError as error:
-        raise AssertionError(f"{error}\n{second.output()}") from None
-
-    assert jobs.job_counts(job).as_dict()["done"] == count
+    _finish_on_a_new_worker(worker_processes(iam_server, name="second"), job)
     assert not job.items.exclude(status=Status.DONE).exists()
     _assert_created_exactly(direct, job, rows, _credentials(operator_client, job))
     # The stuck items were taken again (sweeper), never failed as poison items.
@@ -512,6 +518,35 @@ def test_a_worker_killed_after_a_third_is_replaced_and_the_job_completes_exactly
     ):
         assert key_id not in _keys(direct, name)
     assert not AuditEvent.objects.filter(error_code="LimitExceeded").exists()
+
+
+def test_a_chunk_killed_half_way_is_taken_again_and_creates_each_user_once(
+    worker_processes, endpoint, iam_server, groups, direct, operator_client
+) -> None:
+    """One message of 25 items, run 8 at a time by the only worker process: SIGKILL it once
+    some outcomes are saved and others are not. The claimed items it left RUNNING (started or
+    not, their successes unsaved) are taken again by the next worker, and the job ends with
+    exactly one user and one key each."""
+    count = 25
+    rows = [_row(f"h{n:02d}", groups=("Developers",)) for n in range(count)]
+    upload = _dry_run(operator_client, rows)
+    with IamProxy(iam_server, latency=0.2, seed=20261205) as slow:
+        first = worker_processes(slow.url, name="first", concurrency=1)
+        _wait_ready(first)
+        job = _confirm(operator_client, upload)
+        deadline = time.monotonic() + 60
+        while (done := job.items.filter(status=Status.DONE).count()) < 5:
+            assert first.alive() and time.monotonic() < deadline, f"only {done} done:\n{first.output()}"
+            time.sleep(0.02)
+        first.kill()
+    at_kill = Counter(job.items.values_list("status", flat=True))
+    assert at_kill[Status.DONE] < count and at_kill[Status.RUNNING] == count - at_kill[Status.DONE], at_kill
+    assert len(set(job.items.values_list("claim", flat=True))) == 1  # one chunk, one claim
+
+    _finish_on_a_new_worker(worker_processes(iam_server, name="second"), job)
+    assert jobs.job_counts(job).as_dict()["done"] == count
+    _assert_created_exactly(direct, job, rows, _credentials(operator_client, job))
+    assert not job.items.filter(error_code="WorkerLost").exists()
 
 
 # --- 3. Faults in front of moto (L3, F2, F4) ---------------------------------------------------
@@ -534,9 +569,9 @@ def _faulty_run(
 def test_a_throttling_storm_ends_with_every_user_done(
     endpoint, proxy, groups, direct, operator_client, published, monkeypatch
 ) -> None:
-    # For speed only: Celery's backoff factor 1 s instead of 2 s (its cap still doubles per
+    # For speed only: an item's backoff factor 1 s instead of 2 s (its cap still doubles per
     # retry); the SDK's backoff and CreateAccessKey's in-process waits without sleeping.
-    monkeypatch.setattr(run_job_item, "retry_backoff", 1)
+    monkeypatch.setattr(tasks, "RETRY_BACKOFF", 1)
     monkeypatch.setattr(provisioning, "THROTTLED_KEY_BACKOFF", (0.0,) * len(provisioning.THROTTLED_KEY_BACKOFF))
     count = 25
     rows = [_row(f"t{n:02d}", groups=("Developers", "Ops")) for n in range(count)]
@@ -557,15 +592,17 @@ def test_a_throttling_storm_ends_with_every_user_done(
     _assert_each_key_created_once_or_orphaned(proxy, count)
     if _on_postgresql():
         assert (proxy.counts.forwarded["CreateUser"], proxy.counts.forwarded["CreateAccessKey"]) == (count, count)
-    # Any Celery retry (after a step's in-process attempts were all throttled) waited with a
-    # countdown whose cap doubles per retry (full jitter: anywhere in [0, cap]).
-    retries = [m for m in published if m["task"] == "users.tasks.run_job_item" and m["headers"].get("retries")]
+    # An item sent again (after a step's in-process attempts were all throttled) waited with a
+    # countdown whose cap doubles per retry of that item (full jitter: anywhere in [0, cap]).
+    retries = [m for m in published if m["task"] == "users.tasks.run_job_items" and m["headers"].get("eta")]
+    sent_again: Counter[int] = Counter()
     for message in retries:
-        eta = message["headers"].get("eta")  # none for a countdown of 0
-        countdown = (datetime.fromisoformat(eta) - message["sent"]).total_seconds() if eta else 0.0
-        cap = 1 * 2 ** (message["headers"]["retries"] - 1)
-        assert -0.5 <= countdown <= cap + 0.5, (message["headers"]["retries"], countdown)
-        assert message["headers"]["retries"] <= run_job_item.max_retries
+        [item_id] = message["body"][0][0]
+        sent_again[item_id] += 1
+        countdown = (datetime.fromisoformat(message["headers"]["eta"]) - message["sent"]).total_seconds()
+        cap = min(RETRY_BACKOFF_MAX, 1 * 2 ** (sent_again[item_id] - 1))
+        assert -0.5 <= countdown <= cap + 0.5, (sent_again[item_id], countdown)
+    assert all(times <= MAX_RETRIES for times in sent_again.values())
 
 
 def test_a_lost_create_access_key_response_leaves_one_key_the_one_shown(
@@ -823,7 +860,7 @@ def test_a_throttled_create_access_key_is_retried_as_patiently_as_any_other_step
     sent again in-process after a throttle (provisioning.THROTTLED_KEY_BACKOFF), so it is as
     patient: under L3's storm (30 % Throttling) no user runs out of attempts."""
     monkeypatch.setattr(provisioning, "THROTTLED_KEY_BACKOFF", (0.0,) * len(provisioning.THROTTLED_KEY_BACKOFF))
-    monkeypatch.setattr(run_job_item, "retry_backoff", 0)  # Celery retries at once: speed only
+    monkeypatch.setattr(tasks, "RETRY_BACKOFF", 0)  # an item is sent again at once: speed only
     throttles = settings.IAM_MAX_ATTEMPTS + 1
     rows = [_row("ann"), _row("bob")]
     with instant_retries():

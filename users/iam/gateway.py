@@ -29,7 +29,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from iamconsole.cache_outage import tolerant_cache as cache  # a miss while Redis is down
 from users import audit
-from users.iam import aws_session
+from users.iam import aws_session, rate_limit
 from users.iam.aws_session import CREDENTIAL_ERRORS
 from users.iam.counter import CALLS
 from users.iam.errors import (
@@ -235,19 +235,31 @@ class IamGateway:
         key_client: IAMClient,
         *,
         operator: User | None = None,
+        audit_to: audit.AuditBuffer | None = None,
+        limiter: rate_limit.RateLimiter | None = None,
     ) -> None:
         self._iam, self._sts, self._key = iam_client, sts_client, key_client
         self.operator = operator
+        self._limiter = limiter
+        self._audit_to = audit_to  # None: each audit row is written at once
         self._deferring = False  # inside `changes_then_invalidate`
         self._stale = False  # a change was made while deferring
         for client in self.clients:
             CALLS.instrument(client)
+        if limiter is not None:
+            for client in (self._iam, self._key):
+                rate_limit.instrument(client)
 
     @classmethod
-    def from_settings(cls, *, operator: User | None = None) -> IamGateway:
+    def from_settings(
+        cls, *, operator: User | None = None, audit_to: audit.AuditBuffer | None = None, rate_limited: bool = False
+    ) -> IamGateway:
         """A gateway on the configured IAM (users/iam/aws_session.py: credentials, assumed
-        role); the clients are built once per process."""
-        return cls(*aws_session.clients(), operator=operator)
+        role); the clients are built once per process. With `audit_to`, its audit rows wait
+        there for the caller's `flush` (a job chunk's). `rate_limited` (job workers): each
+        attempt of its IAM calls waits for the rate limit all workers share (IAM_RATE_LIMIT)."""
+        limiter = rate_limit.from_settings() if rate_limited else None
+        return cls(*aws_session.clients(), operator=operator, audit_to=audit_to, limiter=limiter)
 
     @staticmethod
     def forget_clients() -> None:
@@ -278,7 +290,7 @@ class IamGateway:
         try:
             if operation in MUTATING and settings.IAM_READ_ONLY:
                 raise ReadOnlyConsole(operation)
-            with _translated(operation, client, params):
+            with rate_limit.limiting(self._limiter), _translated(operation, client, params):
                 response: dict[str, Any] = getattr(client, xform_name(operation))(**params)
         except IamError as error:
             self._audit(operation, params, error)
@@ -304,6 +316,13 @@ class IamGateway:
             self._deferring = False
             if self._stale:
                 self._invalidate_now(by_job=by_job)
+
+    def invalidate_deferred(self, *, by_job: bool = False) -> None:
+        """Inside `changes_then_invalidate`: make the changes so far stale now, if there were
+        any (a job chunk does so each time it saves its items' progress)."""
+        if self._stale:
+            self._stale = False
+            self._invalidate_now(by_job=by_job)
 
     def _invalidate(self, operation: str) -> None:
         """After any change (even a failed one: it may have half-happened), cached reads of
@@ -332,7 +351,7 @@ class IamGateway:
         header (GetGroup's Group, ListEntitiesForPolicy's users, groups and roles)."""
         client: BaseClient = self._iam  # paginators by operation name: the pages are untyped
         paginator = client.get_paginator(xform_name(operation))
-        with _translated(operation, self._iam, params):
+        with rate_limit.limiting(self._limiter), _translated(operation, self._iam, params):
             return list(paginator.paginate(**params, PaginationConfig={"PageSize": PAGE_SIZE}))
 
     def _audit(self, operation: str, params: Mapping[str, Any], result: Mapping[str, Any] | IamError) -> None:
@@ -356,7 +375,13 @@ class IamGateway:
             }
             if operation == "CreateAccessKey":
                 parameters["AccessKeyId"] = result["AccessKey"]["AccessKeyId"]  # never the secret
-        audit.record(operator=self.operator, action=operation, target=str(target), parameters=parameters, **outcome)
+        row = audit.event(
+            operator=self.operator, action=operation, target=str(target), parameters=parameters, **outcome
+        )
+        if self._audit_to is None:
+            row.save()
+        else:
+            self._audit_to.add(row)
 
     # --- account ---
 
