@@ -224,6 +224,16 @@ def test_the_dry_run_makes_no_change_to_iam(account, operator) -> None:
     assert account.list_users() == []
 
 
+def test_the_dry_run_reads_the_managed_policies_only_for_a_file_that_names_one(account, operator) -> None:
+    with CALLS.measure() as calls:
+        _dry_run(account, operator, *(f"user{i},,Developers,,,t=1,yes,yes,yes" for i in range(20)))
+    assert calls.by_operation["ListPolicies"] == 0 and calls.by_operation["GetAccountAuthorizationDetails"] == 2
+    with CALLS.measure() as calls:
+        upload = _dry_run(account, operator, "ann,,,ReadOnlyAccess", "bob,,,NoSuchPolicy")
+    assert calls.by_operation["ListPolicies"] > 0
+    assert _errors(upload) == {3: [("policies", "No managed policy named NoSuchPolicy.")]}
+
+
 def _peak_memory_of_dry_run(iam: IamGateway, operator, rows: int) -> tuple[UserImport, int]:
     lines = [f"user{i:05d},/,,,,team=x,yes,yes,yes" for i in range(rows)]
     data = io.BytesIO("\n".join([HEADER, *lines]).encode())
