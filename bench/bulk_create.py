@@ -9,7 +9,12 @@ AddUserToGroup (one pre-created group) and CreateAccessKey. The three ways:
   (c) the console's import end to end: upload the CSV (dry run) → confirm → the job is done,
       with a Celery worker in a subprocess (`celery -A iamconsole worker --pool prefork
       --concurrency <--worker-processes>`, JOB_ITEM_THREADS=<--item-threads> IAM calls in flight
-      per process) on Redis and PostgreSQL.
+      per process) on Redis and PostgreSQL. At 0 ms, 5 browsers poll the job's progress JSON
+      meanwhile, 1 s after each answer as the page does (RELIABILITY.md L4: latency, monotonic,
+      ends at 100 %), then the session that confirmed it downloads the credentials CSV (L5:
+      seconds to the last byte, every secret byte-exact against the one-time store, every key id
+      the user's in IAM); the web side runs in this process (Django's test client): see
+      bench/job_pages.py.
 It prints users/s for each, and the ratios c/b and c/a; for each way the CPU time per user of
 each group of processes (moto, proxy, worker, PostgreSQL, Redis, this process) while it was
 timed. Then, unless skipped:
@@ -50,7 +55,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -59,14 +63,16 @@ import time
 import urllib.request
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import Any
 from uuid import UUID
 
+from job_pages import CredentialsCsv, Progress, ProgressPollers, download_credentials, keys_not_in_iam
 from process_usage import Ours, PeakMemory, cpu_snapshot, cpu_used, proc_kib, process_tree
+from services import ProxyCounts, Service, free_port, iam_proxy
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -85,6 +91,9 @@ TARGET_THROTTLED_RATIO = 0.9  # users/s over the bucket's user rate
 TARGET_THROTTLED_CALLS = 1.5  # calls per user sent, over the unthrottled count
 TARGET_CONFIRM_SECONDS = 1.0
 TARGET_WORKER_RSS_MIB = 400.0
+TARGET_PROGRESS_P95_MS = 200.0  # RELIABILITY.md L4
+TARGET_CREDENTIALS_CSV_SECONDS = 2.0  # L5
+PROGRESS_BROWSERS = 5  # polling the (c) import at 0 ms (L4)
 STALL_SECONDS = 600  # an import with no row finished for this long is given up
 CALLS_PER_USER = 4  # a row's IAM calls, when no unthrottled (c) at 0 ms ran to count them
 WAYS = {"a": "serial boto3", "b": "threaded boto3", "c": "import job"}
@@ -103,6 +112,8 @@ class Result:
     calls: Counter[str] = field(default_factory=Counter)  # IAM calls that reached moto, by action
     details: dict[str, str] = field(default_factory=dict)
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds while timed, by process group
+    progress: Progress | None = None  # what the browsers polling (c) at 0 ms saw
+    credentials: CredentialsCsv | None = None  # its credentials CSV
 
     @property
     def rate(self) -> float:
@@ -126,6 +137,8 @@ class ImportRun:
     worker_rss_mib: float  # peak, all the worker's processes summed
     details: dict[str, str]
     cpu: dict[str, float]
+    job_id: UUID
+    progress: Progress | None  # when browsers polled it
 
     @property
     def seconds(self) -> float:
@@ -178,95 +191,6 @@ class Runs:
     results: list[Result]
     throttled: ThrottledRun | None
     confirm: ImportRun | None
-
-
-# --- Processes ------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return cast(int, sock.getsockname()[1])
-
-
-class Service:
-    """A child process that prints "... ready on <url> ..." on stdout once it serves; its stderr
-    goes to `log`. Stopped with SIGTERM (then SIGKILL) on exit."""
-
-    def __init__(self, command: Sequence[str], log: Path, timeout: float = 120) -> None:
-        self.log = log
-        self._log_file = log.open("a")
-        self.process = subprocess.Popen(
-            command, cwd=ROOT, stdout=subprocess.PIPE, stderr=self._log_file, text=True, start_new_session=True
-        )
-        self.url = self._wait_ready(timeout)
-        # Keep reading, so that the child never blocks on a full pipe.
-        threading.Thread(target=self._drain, args=(self.process.stdout,), daemon=True).start()
-
-    def _wait_ready(self, timeout: float) -> str:
-        assert self.process.stdout is not None
-        found: list[str] = []
-
-        def read() -> None:
-            for line in self.process.stdout:  # type: ignore[union-attr]
-                if " ready on " in line:
-                    found.append(line.split(" ready on ", 1)[1].split()[0])
-                    return
-
-        reader = threading.Thread(target=read, daemon=True)
-        reader.start()
-        reader.join(timeout)
-        if not found:
-            self.stop()
-            raise SystemExit(f"{' '.join(self.process.args)} did not start; see {self.log}")  # type: ignore[arg-type]
-        return found[0]
-
-    @staticmethod
-    def _drain(stream: IO[str]) -> None:
-        for _ in stream:
-            pass
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log_file.close()
-        return self.process.returncode
-
-
-ProxyCounts = dict[str, Counter[str]]  # IAM calls by what the proxy did ("forwarded", …), by action
-
-
-@contextlib.contextmanager
-def iam_proxy(
-    moto_url: str, port: int, latency: float, log: Path, rate: float | None = None, burst: float | None = None
-) -> Iterator[Callable[[], ProxyCounts]]:
-    """The delaying proxy on `port` for one run, in token-bucket mode if `rate` is given; yields a
-    function that stops it and returns its counts (it prints them as it stops)."""
-    command = [sys.executable, "-m", "tests.iam_proxy", "--upstream", moto_url, "--port", str(port)]
-    command += ["--latency", str(latency)]
-    if rate is not None:
-        command += ["--rate", str(rate), "--burst", str(burst if burst is not None else rate)]
-    service = Service(command, log)
-    counts: ProxyCounts = {}
-
-    def stop() -> ProxyCounts:
-        if service.process.poll() is None:
-            service.stop()
-            lines = [line for line in log.read_text().splitlines() if line.startswith("IAM proxy counts: ")]
-            if lines:
-                totals = json.loads(lines[-1].partition(": ")[2])
-                counts.update({kind: Counter(by_action) for kind, by_action in totals.items()})
-        return counts
-
-    try:
-        yield stop
-    finally:
-        stop()
 
 
 # --- IAM --------------------------------------------------------------------------------------
@@ -419,6 +343,8 @@ class Console:
             "CREDENTIALS_KEY": secrets.token_urlsafe(50),
             "LOG_LEVEL": "WARNING",
             "JOB_ITEM_THREADS": str(item_threads),
+            # The CPU priority of the web, the IAM backend and (b)'s script: c/b compares like with like.
+            "WORKER_NICE": "0",
         }
         for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "CELERY_BROKER_URL"):
             self.env.pop(name, None)
@@ -448,10 +374,19 @@ class Console:
         # A run stopped half-way leaves its jobs' items queued: the sweeper of the next run's
         # workers would run them against its IAM.
         Job.objects.all().delete()
-        operator, _ = get_user_model().objects.get_or_create(username="bench-operator")
-        operator.groups.add(Group.objects.get(name=OPERATORS))
+        self.operator, _ = get_user_model().objects.get_or_create(username="bench-operator")
+        self.operator.groups.add(Group.objects.get(name=OPERATORS))
         self.client = Client(HTTP_HOST="localhost")
-        self.client.force_login(operator)
+        self.client.force_login(self.operator)
+
+    def browsers(self, count: int) -> list[Any]:
+        """`count` new sessions of the operator (test clients)."""
+        from django.test import Client
+
+        clients = [Client(HTTP_HOST="localhost") for _ in range(count)]
+        for client in clients:
+            client.force_login(self.operator)
+        return clients
 
     def _create_database(self) -> None:
         import psycopg
@@ -500,12 +435,14 @@ class Console:
 
         redis.Redis.from_url(self.redis_url).flushdb()
 
-    def run_import(self, users: int) -> ImportRun:
-        """Upload → dry run → confirm → no row queued or running."""
+    def run_import(self, users: int, browsers: int = 0) -> ImportRun:
+        """Upload → dry run → confirm → no row queued or running; `browsers` poll its progress
+        meanwhile (their CPU in this process is taken off the run's)."""
         from django.urls import reverse
 
         self.flush_redis()  # no queued message, cached users index or sweeper chain from a past run
         data = import_csv(users)
+        pollers = ProgressPollers(self.browsers(browsers)) if browsers else None
         with self.workers() as worker:
             memory = PeakMemory({"web": lambda: [os.getpid()], "worker": lambda: process_tree(worker.pid)})
             web_before = proc_kib(os.getpid(), "status", "VmRSS") / 1024
@@ -519,10 +456,24 @@ class Console:
             confirmed = time.perf_counter()
             job_url = _redirect(response, "users:job_detail", "confirming the import")
             job_id = _kwargs(job_url)["job_id"]
+            if pollers:
+                pollers.start(job_id)
             rows_done = self._wait_for(job_id)
             done = time.perf_counter()
-            cpu = cpu_used(cpu_before, Ours(self.database, frozenset(process_tree(worker.pid))))
+            if pollers:
+                pollers.end_timing()
+            polling = pollers.backend_pids() if pollers else frozenset()
+            cpu = cpu_used(cpu_before, Ours(self.database, frozenset(process_tree(worker.pid)), polling))
             memory.stop()
+            progress = pollers.finish() if pollers else None
+        details = {
+            "web memory": f"{web_before:.0f} MiB before, {memory.describe('web')}",
+            "worker memory": memory.describe("worker"),
+        }
+        if progress:  # the pollers' CPU is not the job's
+            cpu["bench"] = max(0.0, cpu.get("bench", 0.0) - progress.cpu_seconds)
+            backends = cpu.pop("pollers", 0.0)
+            details["progress pollers' CPU, not counted"] = f"{progress.cpu_seconds:.2f} s, PostgreSQL {backends:.2f} s"
         return ImportRun(
             users=users,
             upload_seconds=planned - start,
@@ -531,12 +482,16 @@ class Console:
             done=rows_done,
             not_done=self._not_done(job_id),
             worker_rss_mib=memory.peak_rss["worker"],
-            details={
-                "web memory": f"{web_before:.0f} MiB before, {memory.describe('web')}",
-                "worker memory": memory.describe("worker"),
-            },
+            details=details,
             cpu=cpu,
+            job_id=job_id,
+            progress=progress,
         )
+
+    def credentials_csv(self, run: ImportRun) -> CredentialsCsv:
+        """The run's credentials CSV through the session that confirmed it, checked against the store."""
+        names = [user_name("c", number) for number in range(1, run.users + 1)]
+        return download_credentials(self.client, run.job_id, self.operator.pk, names)
 
     def _upload(self, data: bytes) -> str:
         """Upload the CSV; the form validates it and redirects to the dry run's plan, which is
@@ -654,6 +609,8 @@ class Bench:
         print(f"  ({way}) {WAYS[way]}, latency {latency * 1000:.0f} ms…", file=sys.stderr)
         with self.proxy(f"{way}-{latency}", latency) as stop:
             details: dict[str, str] = {}
+            progress: Progress | None = None
+            credentials: CredentialsCsv | None = None
             if way in ("a", "b"):
                 ours = Ours(self.database)
                 cpu_before = cpu_snapshot(ours)
@@ -661,14 +618,18 @@ class Bench:
                 seconds = script(self.proxy_url, users, self.args.concurrency)
                 cpu = cpu_used(cpu_before, ours)
             else:
-                run = self.console.run_import(users)
+                run = self.console.run_import(users, PROGRESS_BROWSERS if latency == 0 else 0)
                 if run.failed_rows:
                     raise SystemExit(f"(c) {run.done} of {users} users done; e.g. {run.not_done}")
-                seconds, cpu = run.seconds, run.cpu
+                seconds, cpu, progress = run.seconds, run.cpu, run.progress
                 details = {**import_steps(run), **run.details}
+                credentials = self.console.credentials_csv(run) if progress else None
             counts, notes = stop()
         check_created(self.moto.url, way, users)
-        result = Result(way, latency, users, seconds, counts.get("forwarded", Counter()), details | notes, cpu)
+        if credentials:
+            credentials.problems += keys_not_in_iam(iam_client(self.moto.url, 8), credentials.keys)
+        calls = counts.get("forwarded", Counter())
+        result = Result(way, latency, users, seconds, calls, details | notes, cpu, progress, credentials)
         print(f"  ({way}) {result.rate:.1f} users/s", file=sys.stderr)
         return result
 
@@ -795,6 +756,8 @@ def targets(runs: Runs) -> list[Target]:
     if c and b:
         ratio = console_cpu_ms(c) / boto3_cpu_ms(b)
         found.append(Target("CPU per user at 0 ms, console (c) / boto3 (b)", ratio, TARGET_CPU_OVER_BOTO3, True))
+    if c:
+        found += job_page_targets(c)
     if throttled := runs.throttled:
         found += [
             Target("throttled: users/s / the bucket's user rate", throttled.ratio, TARGET_THROTTLED_RATIO),
@@ -807,6 +770,25 @@ def targets(runs: Runs) -> list[Target]:
             Target(f"confirm of {rows}, s", confirm.confirm_seconds, TARGET_CONFIRM_SECONDS, True),
             Target(f"worker RSS during {rows}, MiB", confirm.worker_rss_mib, TARGET_WORKER_RSS_MIB, True),
             Target(f"{rows}: rows not done", confirm.failed_rows, 0, True),
+        ]
+    return found
+
+
+def job_page_targets(c: Result) -> list[Target]:
+    """L4 and L5, of the (c) import at 0 ms."""
+    found = []
+    if progress := c.progress:
+        found += [
+            Target(f"progress p95 during {c.users:,} users, ms", progress.p95_ms, TARGET_PROGRESS_P95_MS, True),
+            Target("progress: polls where it went down", progress.decreases, 0, True),
+            Target("progress: browsers not ending at 100 %", progress.not_ending_at_100, 0, True),
+            Target("progress: failed polls", len(progress.errors), 0, True),
+        ]
+    if credentials := c.credentials:
+        seconds, limit = credentials.seconds, TARGET_CREDENTIALS_CSV_SECONDS
+        found += [
+            Target(f"credentials CSV of {c.users:,} users, s", seconds, limit, True),
+            Target("credentials CSV: rows not byte-exact or not in IAM", len(credentials.problems), 0, True),
         ]
     return found
 
@@ -824,6 +806,8 @@ def report(runs: Runs, args: argparse.Namespace) -> None:
     if runs.results:
         print(f"\n{args.users} users:")
         report_ways(runs.results, args)
+        if c := next((r for r in runs.results if r.way == "c" and r.latency == 0), None):
+            report_job_pages(c)
     if runs.throttled:
         report_throttled(runs.throttled)
     if runs.confirm:
@@ -869,6 +853,14 @@ def report_ways(results: list[Result], args: argparse.Namespace) -> None:
             f"  CPU per user at 0 ms: console (worker + PostgreSQL + Redis) {console_cpu_ms(c):.1f} ms, "
             f"boto3 in (b) {boto3_cpu_ms(b):.1f} ms"
         )
+
+
+def report_job_pages(c: Result) -> None:
+    """What the browsers saw during (c) at 0 ms, and its credentials CSV."""
+    if c.progress:
+        print(f"\nprogress of (c) at 0 ms, {c.progress.describe()}")
+    if c.credentials:
+        print(f"credentials CSV of (c) at 0 ms, through the session that confirmed it:\n  {c.credentials.describe()}")
 
 
 def report_throttled(throttled: ThrottledRun) -> None:
@@ -926,6 +918,19 @@ def summary(runs: Runs, args: argparse.Namespace, checks: list[Target]) -> dict[
         out["console_cpu_per_user_ms"] = round(console_cpu_ms(c), 2)
         out["boto3_cpu_per_user_ms"] = round(boto3_cpu_ms(b), 2)
         out["cpu_ratio"] = round(console_cpu_ms(c) / boto3_cpu_ms(b), 3)
+    if c and (progress := c.progress):
+        out |= {
+            "progress_polls": len(progress.latencies_ms),
+            "progress_p50_ms": round(progress.p50_ms, 1),
+            "progress_p95_ms": round(progress.p95_ms, 1),
+            "progress_max_ms": round(progress.max_ms, 1),
+            "progress_failed_polls": len(progress.errors),
+            "progress_monotonic": progress.monotonic,
+            "progress_ends_at_100": progress.ends_at_100,
+        }
+    if c and (credentials := c.credentials):
+        out[f"credentials_csv_{c.users}_s"] = round(credentials.seconds, 3)
+        out["credentials_csv_exact"] = credentials.exact
     if throttled := runs.throttled:
         out |= {
             "throttled_users": throttled.run.users,

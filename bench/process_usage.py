@@ -5,9 +5,9 @@ measures, imported as a sibling module (the bench runs as a script from its file
   function returning their pids, e.g. `process_tree(pid)`: a Celery worker and its prefork
   children) and keeps the peaks;
 - `cpu_snapshot(ours)` and `cpu_used(before, ours)`: the CPU seconds every process used between
-  the two, by group: "bench" (this process), "worker" (`ours.workers`), then CPU_GROUPS by
-  command line ("moto", "proxy", "postgres", "redis"), else "other". `Ours` tells this bench's
-  processes from others' on a shared machine.
+  the two, by group: "bench" (this process), "worker" (`ours.workers`), "pollers"
+  (`ours.pollers`), then CPU_GROUPS by command line ("moto", "proxy", "postgres", "redis"), else
+  "other". `Ours` tells this bench's processes from others' on a shared machine.
 """
 
 from __future__ import annotations
@@ -101,18 +101,23 @@ TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 class Ours:
     """What tells the bench's processes from others' on a shared machine: the worker's processes
     (another Celery worker is "other") and its PostgreSQL database (a backend serving another
-    database is "other"; the server's own processes are counted)."""
+    database is "other"; the server's own processes are counted), and the PostgreSQL backends
+    of the progress pollers (bench/job_pages.py), counted apart from the job's."""
 
     database: str
     workers: frozenset[int] = frozenset()
+    pollers: frozenset[int] = frozenset()
 
 
 def process_group(pid: int, command: str, ours: Ours) -> str:
-    """The group of a process: "bench" (this one), "worker" (ours), CPU_GROUPS, else "other"."""
+    """The group of a process: "bench" (this one), "worker" and "pollers" (ours), CPU_GROUPS,
+    else "other"."""
     if pid == os.getpid():
         return "bench"
     if pid in ours.workers:
         return "worker"
+    if pid in ours.pollers:
+        return "pollers"
     group = next((name for name, marker in CPU_GROUPS if marker in command), "other")
     backend = POSTGRES_BACKEND.match(command) if group == "postgres" else None
     return "other" if backend and backend[1] != ours.database else group

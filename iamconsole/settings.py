@@ -278,6 +278,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # docs/PERFORMANCE.md).
 CELERY_WORKER_CONCURRENCY = envint("CELERY_WORKER_CONCURRENCY", 2)
 JOB_ITEM_THREADS = envint("JOB_ITEM_THREADS", 8)
+# The workers' CPU priority below the web server's (a nice increment, 0-19): where both share a
+# machine, pages first (iamconsole/celery.py).
+WORKER_NICE = envint("WORKER_NICE", 10)
 JOB_CHUNK_SIZE = envint("JOB_CHUNK_SIZE", 25)
 # On a warm shutdown, running tasks get this long to finish before they are requeued.
 CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = 10.0

@@ -272,7 +272,7 @@ def test_it_puts_an_item_back_in_the_queue_and_sends_it_again_after_a_backoff(ia
     assert (ann.status, ann.error_code, ann.attempts) == ("queued", "Throttling", 3)
     assert job.items.get(pk=bob.pk).status == "done"
     [((ids,), options)] = sent
-    assert ids == [ann.pk] and 0 <= options["countdown"] <= RETRY_BACKOFF * 2**2
+    assert ids == [ann.pk] and 0 <= options.get("countdown", 0) <= RETRY_BACKOFF * 2**2  # none: 0 drawn
     run_job_items.run(ids)  # the retry: resumes and finishes
     ann.refresh_from_db()
     assert (ann.status, ann.attempts) == ("done", 4)
@@ -583,9 +583,15 @@ def test_it_reports_progress_as_json(iam, operator, operator_client) -> None:
     first = job.items.first()
     assert first is not None
     run_job_items.run([first.id])
-    data = operator_client.get(url).json()
+    with CaptureQueriesContext(connection) as queries:
+        data = operator_client.get(url).json()
     assert (data["queued"], data["done"], data["percent"], data["finished"]) == (1, 1, 50, False)
     assert [item["status"] for item in data["items"]] == ["done", "queued"]
+    # The counts and one page of items, their ids and statuses only, whatever the page's size.
+    sql = [query["sql"] for query in queries.captured_queries]
+    selects = [text for text in sql if text.startswith("SELECT") and "users_jobitem" in text]
+    assert len(selects) == 3, selects  # the counts, the paginator's count, the page
+    assert '"plan"' not in selects[-1] and '"steps"' not in selects[-1]
 
 
 def test_it_shows_what_was_done_and_what_was_not_for_a_failed_user(iam, operator, operator_client) -> None:

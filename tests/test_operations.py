@@ -8,11 +8,13 @@ import os
 from typing import cast
 
 import pytest
+from celery.signals import celeryd_init
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
 from iamconsole import run
+from iamconsole.celery import app
 from iamconsole.log_redaction import RedactSecrets, redact
 from iamconsole.redis_cache import ReusingRedisCache
 from iamconsole.settings import LOGGING
@@ -143,3 +145,13 @@ def test_the_redis_cache_reuses_one_client_and_works(redis_cache) -> None:
 def test_it_has_a_migration_for_every_model_change() -> None:
     """`makemigrations --check`: moving code between modules changed no model."""
     call_command("makemigrations", "--check", "--dry-run", verbosity=0)
+
+
+def test_a_celery_worker_runs_below_the_web_servers_cpu_priority(monkeypatch, settings) -> None:
+    """`celery worker` lowers its priority (its pool processes inherit it); an in-process test
+    worker, which sends no celeryd_init, leaves the test run's alone."""
+    increments: list[int] = []
+    monkeypatch.setattr(os, "nice", increments.append)
+    settings.WORKER_NICE = 10
+    celeryd_init.send(sender="worker1@host", instance=None, conf=app.conf, options={})
+    assert increments == [10]

@@ -303,8 +303,9 @@ class Chunk:
 
 
 def _send_again(outcomes: Sequence[job_items.Outcome]) -> None:
-    """Send the items queued again: the ones a chunk did not start at once, together; each
-    retry after its own backoff. If the broker does not answer, the sweeper sends them."""
+    """Send the items queued again: those due now (not started, or a backoff of 0 drawn)
+    together; each other retry after its own backoff. If the broker does not answer, the
+    sweeper sends them."""
     unstarted = [outcome.item.pk for outcome in outcomes if not outcome.retry_in]
     try:
         if unstarted:

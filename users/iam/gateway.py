@@ -626,6 +626,11 @@ class IamGateway:
             for key in self._items("ListAccessKeys", "AccessKeyMetadata", UserName=name)
         ]
 
+    def cached_access_keys(self, name: str, *, fresh: bool = False) -> list[AccessKey]:
+        """`list_access_keys`, cached as the users index is (`_cached`): the users list shows a
+        page of users' keys on every request."""
+        return self._cached(f"access-keys:{name}", lambda: self.list_access_keys(name), fresh=fresh)
+
     def create_access_key(self, name: str) -> NewAccessKey:
         """Create a key; its secret exists only in the returned value. Never retried, by the SDK
         either: after an unclear failure, `list_access_keys` first (RELIABILITY.md §2.2)."""

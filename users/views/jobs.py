@@ -95,15 +95,16 @@ def job_progress(request: HttpRequest, job_id: uuid.UUID) -> JsonResponse:
     """The counts, and the status of the items on the page the browser shows (same query)."""
     job = _job_for(request, job_id)
     data: dict[str, Any] = jobs.job_counts(job).as_dict()
-    data["items"] = [
-        {"id": item.pk, "status": item.status, "label": item.get_status_display()} for item in _items_page(job, request)
-    ]
+    # Not each item's plan and steps; its job, which the related manager sets on each item.
+    page = _items_page(job, request, only=("id", "status", "job"))
+    data["items"] = [{"id": item.pk, "status": item.status, "label": item.get_status_display()} for item in page]
     return JsonResponse(data)
 
 
-def _items_page(job: Job, request: HttpRequest) -> Any:
-    """One page of the job's items, in file order, optionally of one status (?status=, ?page=)."""
-    items = job.items.all()
+def _items_page(job: Job, request: HttpRequest, *, only: tuple[str, ...] = ()) -> Any:
+    """One page of the job's items, in file order, optionally of one status (?status=, ?page=);
+    of their fields `only` these, if given."""
+    items = job.items.only(*only) if only else job.items.all()
     status = request.GET.get("status")
     if status in JobItem.Status.values:
         items = items.filter(status=status)

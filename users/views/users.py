@@ -40,12 +40,13 @@ def _search(gateway: IamGateway, users: list[UserSummary], query: str) -> list[U
     return [u for u in users if needle in u.name.casefold()]
 
 
-def _access_keys(gateway: IamGateway, users: list[UserSummary]) -> dict[str, list[AccessKey]]:
-    """The access keys of one page of users, fetched side by side (bounded by the page size)."""
+def _access_keys(gateway: IamGateway, users: list[UserSummary], fresh: bool) -> dict[str, list[AccessKey]]:
+    """The access keys of one page of users, cached, those not cached fetched side by side
+    (bounded by the page size)."""
     if not users:
         return {}
     with ThreadPoolExecutor(max_workers=min(8, len(users))) as pool:
-        keys = pool.map(gateway.list_access_keys, [u.name for u in users])
+        keys = pool.map(lambda name: gateway.cached_access_keys(name, fresh=fresh), [u.name for u in users])
         return dict(zip((u.name for u in users), keys, strict=True))
 
 
@@ -89,7 +90,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
     users = gateway.user_index(fresh=fresh)
     page = Paginator(_search(gateway, users, query), per_page).get_page(request.GET.get("page"))
     shown = list(page.object_list)
-    keys = _access_keys(gateway, shown) if any(column.source == "keys" for column in columns) else {}
+    keys = _access_keys(gateway, shown, fresh) if any(column.source == "keys" for column in columns) else {}
     report, report_problem = _credential_report(gateway, columns, fresh)
     context = {
         "form": form,
