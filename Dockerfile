@@ -15,4 +15,4 @@ COPY static ./static
 RUN SECRET_KEY=build-only python manage.py collectstatic --noinput
 USER console
 EXPOSE 8000
-CMD ["gunicorn", "iamconsole.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "4"]
+CMD ["gunicorn", "iamconsole.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "4", "--keep-alive", "75"]

@@ -99,8 +99,14 @@ class TolerantCache:
     def get(self, key: str, default: Any = None) -> Any:
         return self._call(lambda: cache.get(key, default), lambda: default)
 
+    def get_many(self, keys: list[str]) -> dict[str, Any]:
+        return dict(self._call(lambda: cache.get_many(keys), dict))
+
     def set(self, key: str, value: Any, timeout: float | None) -> None:
         self._call(lambda: cache.set(key, value, timeout), lambda: None)
+
+    def set_many(self, values: dict[str, Any], timeout: float | None) -> None:
+        self._call(lambda: cache.set_many(values, timeout), lambda: None)
 
     def add(self, key: str, value: Any, timeout: float | None) -> bool:
         """Set `key` unless it is set; True when it was (and, while the cache does not answer,

@@ -37,6 +37,10 @@ from iamconsole.supervisor import Component, Supervisor, free_port, port_in_use,
 
 POSTGRES_DATABASE = "console"
 READY_SECONDS = 60  # for each service to say it is ready, and for /health/ to answer 200
+# gunicorn keeps an idle connection this long (its default, 2 s, closes connections a client is
+# about to reuse: a request sent as it closes fails). Above a load balancer's idle timeout
+# (60 s on AWS's), so that the balancer closes first.
+KEEP_ALIVE_SECONDS = 75
 
 
 def default_state_dir() -> Path:
@@ -189,7 +193,7 @@ def web_server(args: argparse.Namespace) -> Component:
     command = [
         sys.executable, "-m", "gunicorn", "iamconsole.wsgi", "--bind", f"{args.host}:{args.port}",
         "--workers", str(args.web_workers), "--threads", str(args.threads), "--graceful-timeout", "10",
-        "--no-control-socket",
+        "--keep-alive", str(KEEP_ALIVE_SECONDS), "--no-control-socket",
     ]  # fmt: skip
     return Component("web", "The web server", command)
 

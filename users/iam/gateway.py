@@ -14,6 +14,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
@@ -458,20 +459,32 @@ class IamGateway:
         can be up to CACHE_SECONDS late (or until `fresh`). A running job's changes (its own
         generation) show within JOB_CHANGE_LAG_SECONDS: a value read before them is read again
         once it is that old, by one request while the others keep it meanwhile."""
-        key = self._cache_key(f"{name}@{cache.get(self._cache_key('generation'), 0)}")
-        job_generation = cache.get(self._cache_key("job-generation"), 0)
-        if not fresh and (cached := cache.get(key)) is not None:
-            read_job_generation, read_at, value = cached
-            if read_job_generation == job_generation or time.time() - read_at < JOB_CHANGE_LAG_SECONDS:
-                return cast(T, value)
-            if not cache.add(f"{key}:refreshing", 1, REFRESH_HOLD_SECONDS):
-                return cast(T, value)  # another request is reading it again
+        generation, job_generation = self._generations()
+        key = self._cache_key(f"{name}@{generation}")
+        if not fresh and (cached := cache.get(key)) is not None and self._still_usable(key, cached, job_generation):
+            return cast(T, cached[2])
         try:
             value = read()
             cache.set(key, (job_generation, time.time(), value), CACHE_SECONDS)
         finally:  # a failed read leaves the next request to try again
             cache.delete(f"{key}:refreshing")
         return value
+
+    def _generations(self) -> tuple[int, int]:
+        """The cache's generation and the running jobs' one (`_cached`), in one round trip."""
+        keys = [self._cache_key("generation"), self._cache_key("job-generation")]
+        found = cache.get_many(keys)
+        return found.get(keys[0], 0), found.get(keys[1], 0)
+
+    @staticmethod
+    def _still_usable(key: str, cached: tuple[int, float, Any], job_generation: int) -> bool:
+        """Whether a value cached under `key` may be shown: read since the running jobs' last
+        changes, or less than JOB_CHANGE_LAG_SECONDS ago, or another request is reading it
+        again (then this one keeps it meanwhile)."""
+        read_job_generation, read_at, _ = cached
+        if read_job_generation == job_generation or time.time() - read_at < JOB_CHANGE_LAG_SECONDS:
+            return True
+        return not cache.add(f"{key}:refreshing", 1, REFRESH_HOLD_SECONDS)
 
     def user_index(self, *, fresh: bool = False) -> list[UserSummary]:
         """All users with their groups and policies, sorted by name, from one paginated
@@ -626,10 +639,27 @@ class IamGateway:
             for key in self._items("ListAccessKeys", "AccessKeyMetadata", UserName=name)
         ]
 
-    def cached_access_keys(self, name: str, *, fresh: bool = False) -> list[AccessKey]:
-        """`list_access_keys`, cached as the users index is (`_cached`): the users list shows a
-        page of users' keys on every request."""
-        return self._cached(f"access-keys:{name}", lambda: self.list_access_keys(name), fresh=fresh)
+    def cached_access_keys(self, names: list[str], *, fresh: bool = False) -> dict[str, list[AccessKey]]:
+        """Each user's `list_access_keys`, cached as the users index is (`_cached`) and read
+        from the cache in one round trip: the users list shows a page of users' keys on every
+        request. Those not cached, or stale, are read from IAM side by side (8 at a time)."""
+        generation, job_generation = self._generations()
+        keys = {name: self._cache_key(f"access-keys:{name}@{generation}") for name in names}
+        found = {} if fresh else cache.get_many(list(keys.values()))
+        result = {
+            name: found[key][2]
+            for name, key in keys.items()
+            if key in found and self._still_usable(key, found[key], job_generation)
+        }
+        missing = [name for name in names if name not in result]
+        if missing:
+            with ThreadPoolExecutor(max_workers=min(8, len(missing))) as pool:
+                read = dict(zip(missing, pool.map(self.list_access_keys, missing), strict=True))
+            cache.set_many({keys[name]: (job_generation, time.time(), read[name]) for name in missing}, CACHE_SECONDS)
+            for name in missing:
+                cache.delete(f"{keys[name]}:refreshing")
+            result.update(read)
+        return result
 
     def create_access_key(self, name: str) -> NewAccessKey:
         """Create a key; its secret exists only in the returned value. Never retried, by the SDK
