@@ -668,6 +668,31 @@ def test_it_cancels_queued_items_without_touching_iam(iam, operator, operator_cl
     assert job.cancelled_at is not None and job.finished_at is not None
 
 
+def test_a_chunk_starts_none_of_its_claimed_items_once_their_job_is_cancelled(iam, operator, monkeypatch) -> None:
+    """Cancel while a chunk runs: the user being created finishes, the chunk's other claimed
+    users are not started and end CANCELLED (the chunk learns it when it saves an outcome)."""
+    job = _start(operator, UserPlan(user_name="ann"), UserPlan(user_name="bob"), UserPlan(user_name="cy"))
+    provision = tasks.provision_user
+
+    def provision_then_cancel(plan, **kwargs):
+        done = provision(plan, **kwargs)
+        if plan.user_name == "ann":
+            jobs.cancel(job)  # the others are RUNNING (claimed): Cancel leaves them to the chunk
+        return done
+
+    monkeypatch.setattr(tasks, "provision_user", provision_then_cancel)
+    monkeypatch.setattr(tasks, "FLUSH_SECONDS", 0)  # outcomes saved after each user
+    _run(job)
+    assert list(job.items.values_list("user_name", "status")) == [
+        ("ann", "done"),
+        ("bob", "cancelled"),
+        ("cy", "cancelled"),
+    ]
+    assert [user.name for user in iam.list_users()] == ["ann"]
+    job.refresh_from_db()
+    assert job.finished_at is not None
+
+
 # --- The sweeper -----------------------------------------------------------------------------
 
 

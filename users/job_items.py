@@ -114,12 +114,13 @@ class Outcome:
     database_error: bool = False  # the run met one: its connection may be broken
 
 
-def save_outcomes(claim: Claim, outcomes: Sequence[Outcome]) -> None:
+def save_outcomes(claim: Claim, outcomes: Sequence[Outcome]) -> set[Any]:
     """Save what the run learnt about these items and their new status, in one UPDATE, for the
     items the claim still holds; QUEUED ones become CANCELLED if their job was cancelled
-    meanwhile. Then finish the jobs that have nothing left to run."""
+    meanwhile. Then finish the jobs that have nothing left to run. The ids of those of the
+    outcomes' jobs that are cancelled."""
     if not outcomes:
-        return
+        return set()
     now = timezone.now()
     job_ids = {outcome.item.job_id for outcome in outcomes}
     cancelled = set(Job.objects.filter(pk__in=job_ids, cancelled_at__isnull=False).values_list("id", flat=True))
@@ -140,6 +141,7 @@ def save_outcomes(claim: Claim, outcomes: Sequence[Outcome]) -> None:
     _update(items, fields, claim=claim)
     for job_id in job_ids:
         finish_job_if_done(job_id)
+    return cancelled
 
 
 def _update(items: Sequence[JobItem], fields: Sequence[str], *, claim: Claim | None = None) -> None:

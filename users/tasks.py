@@ -156,7 +156,7 @@ class Chunk:
         self.finished: queue.SimpleQueue[job_items.Outcome] = queue.SimpleQueue()
         self.loops: list[Future[None]] = []
         self.stop = threading.Event()  # the soft time limit: start no more items
-        self.cancelled: set[uuid.UUID] = set()  # jobs cancelled while the chunk ran
+        self.cancelled: set[uuid.UUID] = set()  # jobs found cancelled when outcomes were saved
         self.policies: dict[uuid.UUID, PasswordPolicy] = {}
         self.policy_lock = threading.Lock()
         self.flushed_at = time.monotonic()
@@ -273,9 +273,6 @@ class Chunk:
     def _flush_if_due(self) -> None:
         if time.monotonic() - self.flushed_at >= FLUSH_SECONDS:
             self._flush()
-            self.cancelled = set(
-                Job.objects.filter(pk__in=self.jobs, cancelled_at__isnull=False).values_list("id", flat=True)
-            )
 
     def _flush(self) -> None:
         """Save the audit rows, then the outcomes so far, and beat the heartbeat of the items
@@ -287,7 +284,7 @@ class Chunk:
         for delay in (*FLUSH_BACKOFF, None):
             try:
                 self.audit.flush()
-                job_items.save_outcomes(self.claim, outcomes)
+                self.cancelled |= job_items.save_outcomes(self.claim, outcomes)
                 if self.saved + len(outcomes) < len(self.claim.items):
                     job_items.beat(self.claim)
                 break
