@@ -20,10 +20,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,7 +29,7 @@ from typing import Any, NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from users.iam.embedded import server as embedded_server
+import embedded_console
 
 TARGET_BYTES = 250_000
 TARGET_P95_MS = 300.0
@@ -63,27 +61,6 @@ def measure(page: Page, repeat: int) -> tuple[int, list[float]]:
 
 def p95(timings: list[float]) -> float:
     return statistics.quantiles(timings, n=20, method="inclusive")[-1] if len(timings) > 1 else timings[0]
-
-
-def setup_environment(redis_url: str | None) -> None:
-    """Point the console at a fresh embedded backend, a throwaway database and cache."""
-    server = embedded_server.start(port=0)
-    state = tempfile.mkdtemp(prefix="iamconsole-bench-")
-    os.environ.update(
-        IAMCONSOLE_STATE_DIR=state,
-        IAM_BACKEND="endpoint",
-        IAM_ENDPOINT_URL=server.url,
-        DATABASE_URL=f"sqlite:///{state}/db.sqlite3",
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",
-        DJANGO_SETTINGS_MODULE="iamconsole.settings",
-        LOG_LEVEL="WARNING",
-        ALLOWED_HOSTS="testserver",  # Django's test client
-    )
-    if redis_url:
-        os.environ["REDIS_URL"] = redis_url
-    else:
-        os.environ.pop("REDIS_URL", None)
 
 
 def fill_backend(users: int, groups: int) -> None:
@@ -138,7 +115,7 @@ def main() -> None:
     parser.add_argument("--redis-url", help="cache in this Redis database (it is flushed), not in files")
     args = parser.parse_args()
 
-    setup_environment(args.redis_url)
+    embedded_console.start(args.redis_url)
     import django
 
     django.setup()

@@ -19,15 +19,13 @@ Prints the median seconds of each, the ratio page/baseline, and the IAM calls pe
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from users.iam.embedded import server as embedded_server
+import embedded_console
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -47,19 +45,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
 
-    server = embedded_server.start(port=0)
-    state = tempfile.mkdtemp(prefix="iamconsole-bench-")
-    os.environ.update(
-        IAMCONSOLE_STATE_DIR=state,
-        IAM_BACKEND="endpoint",
-        IAM_ENDPOINT_URL=server.url,
-        DATABASE_URL=f"sqlite:///{state}/db.sqlite3",
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",
-        DJANGO_SETTINGS_MODULE="iamconsole.settings",
-        LOG_LEVEL="WARNING",
-    )
-    os.environ.pop("REDIS_URL", None)
+    server = embedded_console.start()
     import boto3
     import django
 

@@ -187,20 +187,25 @@ def test_the_wizard_renders_each_policy_list_once_a_page_at_a_time(iam, operator
     assert len(html) < 250_000
 
 
-def test_the_create_group_dialog_keeps_its_policies_on_an_error(iam, operator_client) -> None:
-    iam.create_group("Admins")
-    _wizard_details(operator_client)
-    response = operator_client.post(
+def _create_group_in_the_wizard(client, name: str, policies: list[str]):
+    """Step 2's Create group dialog, submitted after a new wizard's step 1."""
+    _wizard_details(client)
+    return client.post(
         WIZARD,
         {
             "add_user_wizard-current_step": "permissions",
             "permissions-option": "group",
             "permissions-boundary": "none",
-            "new_group-name": "ADMINS",
-            "new_group-policies": [BILLING],
+            "new_group-name": name,
+            "new_group-policies": policies,
             "create_group": "1",
         },
     )
+
+
+def test_the_create_group_dialog_keeps_its_policies_on_an_error(iam, operator_client) -> None:
+    iam.create_group("Admins")
+    response = _create_group_in_the_wizard(operator_client, "ADMINS", [BILLING])
     html = response.content.decode()
     assert "show-on-load" in html and _hidden(html, "new_group-policies") == [BILLING]
 
@@ -215,18 +220,7 @@ def test_the_wizard_shows_a_missing_boundary_policy_next_to_its_picker(iam, oper
 
 
 def test_the_page_after_the_create_group_dialog_counts_the_new_attachments(iam, operator_client) -> None:
-    _wizard_details(operator_client)
-    response = operator_client.post(
-        WIZARD,
-        {
-            "add_user_wizard-current_step": "permissions",
-            "permissions-option": "group",
-            "permissions-boundary": "none",
-            "new_group-name": "Billers",
-            "new_group-policies": [BILLING],
-            "create_group": "1",
-        },
-    )
+    response = _create_group_in_the_wizard(operator_client, "Billers", [BILLING])
     offered = {policy.arn: policy for policy in response.context["form"].policy_rows}
     assert response.context["form"]["groups"].value() == ["Billers"]
     assert offered[BILLING].attachment_count == 1
