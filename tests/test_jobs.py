@@ -29,7 +29,7 @@ from users.exports import CSV_HEADER
 from users.iam.errors import AccessDenied
 from users.iam.gateway import IamGateway
 from users.models import AuditEvent, Job, JobItem
-from users.provisioning import UserPlan
+from users.provisioning import UserPlan, provision_user
 from users.tasks import MAX_RETRIES, RETRY_BACKOFF, RetryOptions, run_job_items, start_sweeper, sweep_stale_items
 
 if TYPE_CHECKING:
@@ -672,10 +672,8 @@ def test_a_chunk_starts_none_of_its_claimed_items_once_their_job_is_cancelled(ia
     """Cancel while a chunk runs: the user being created finishes, the chunk's other claimed
     users are not started and end CANCELLED (the chunk learns it when it saves an outcome)."""
     job = _start(operator, UserPlan(user_name="ann"), UserPlan(user_name="bob"), UserPlan(user_name="cy"))
-    provision = tasks.provision_user
-
     def provision_then_cancel(plan, **kwargs):
-        done = provision(plan, **kwargs)
+        done = provision_user(plan, **kwargs)
         if plan.user_name == "ann":
             jobs.cancel(job)  # the others are RUNNING (claimed): Cancel leaves them to the chunk
         return done
