@@ -672,6 +672,7 @@ def test_a_chunk_starts_none_of_its_claimed_items_once_their_job_is_cancelled(ia
     """Cancel while a chunk runs: the user being created finishes, the chunk's other claimed
     users are not started and end CANCELLED (the chunk learns it when it saves an outcome)."""
     job = _start(operator, UserPlan(user_name="ann"), UserPlan(user_name="bob"), UserPlan(user_name="cy"))
+
     def provision_then_cancel(plan, **kwargs):
         done = provision_user(plan, **kwargs)
         if plan.user_name == "ann":
