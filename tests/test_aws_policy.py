@@ -17,8 +17,9 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 def _gateway_operations() -> dict[str, str]:
-    """Every IAM/STS operation the gateway's source sends, by operation name → IAM action."""
-    source = Path(gateway_module.__file__).read_text()
+    """Every IAM/STS operation the gateway's source (with its mixins, users/iam/*.py) sends, by
+    operation name → IAM action."""
+    source = "\n".join(path.read_text() for path in Path(gateway_module.__file__).parent.glob("*.py"))
     named = set(re.findall(r'_(?:call|items|pages)\(\s*"([A-Za-z]+)"', source))
     # Direct client calls (the readiness probe's), by their snake_case method names.
     iam = botocore.session.get_session().get_service_model("iam")

@@ -53,6 +53,7 @@ from users.iam.errors import (
     Throttled,
     UnmodifiableEntity,
 )
+from users.iam.security_credentials import SecurityCredentialVerbs
 from users.iam.types import (
     AccessKey,
     AccessKeyLastUsed,
@@ -64,15 +65,10 @@ from users.iam.types import (
     IamUser,
     InlinePolicy,
     LoginProfile,
-    MfaDevice,
     NewAccessKey,
-    NewVirtualMfaDevice,
     PasswordPolicy,
     Policy,
     PolicyEntities,
-    ServiceSpecificCredential,
-    SigningCertificate,
-    SshPublicKey,
     UserSummary,
     as_utc,
     parse_credential_report,
@@ -226,7 +222,7 @@ def _tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
 # --- The gateway ---------------------------------------------------------------------------
 
 
-class IamGateway:
+class IamGateway(SecurityCredentialVerbs):
     """IAM operations for the console. Every mutating call is audited under `operator`."""
 
     def __init__(
@@ -690,108 +686,6 @@ class IamGateway:
             region=None if region == "N/A" else region,
             service=None if service == "N/A" else service,
         )
-
-    def list_ssh_public_keys(self, name: str) -> list[SshPublicKey]:
-        """The user's SSH public keys for AWS CodeCommit."""
-        return [
-            SshPublicKey(key["SSHPublicKeyId"], key["Status"], as_utc(key["UploadDate"]))
-            for key in self._items("ListSSHPublicKeys", "SSHPublicKeys", UserName=name)
-        ]
-
-    def delete_ssh_public_key(self, name: str, key_id: str) -> None:
-        """Delete an SSH public key. A retry after success raises NoSuchEntity."""
-        self._call("DeleteSSHPublicKey", UserName=name, SSHPublicKeyId=key_id)
-
-    def upload_ssh_public_key(self, name: str, body: str) -> SshPublicKey:
-        """Upload a public key (check it with users/ssh_keys.py first: moto accepts anything).
-        A retry raises DuplicateSSHPublicKey (InvalidPublicKey)."""
-        key = self._call("UploadSSHPublicKey", UserName=name, SSHPublicKeyBody=body)["SSHPublicKey"]
-        return SshPublicKey(key["SSHPublicKeyId"], key["Status"], as_utc(key["UploadDate"]))
-
-    def update_ssh_public_key(self, name: str, key_id: str, status: Literal["Active", "Inactive"]) -> None:
-        """Activate or deactivate an SSH public key (idempotent)."""
-        self._call("UpdateSSHPublicKey", UserName=name, SSHPublicKeyId=key_id, Status=status)
-
-    def get_ssh_public_key_body(self, name: str, key_id: str) -> str:
-        """The key as uploaded, in OpenSSH format."""
-        key = self._call("GetSSHPublicKey", UserName=name, SSHPublicKeyId=key_id, Encoding="SSH")["SSHPublicKey"]
-        return str(key["SSHPublicKeyBody"])
-
-    def list_signing_certificates(self, name: str) -> list[SigningCertificate]:
-        """The user's X.509 signing certificates."""
-        return [
-            SigningCertificate(cert["CertificateId"], cert["Status"], as_utc(cert["UploadDate"]))
-            for cert in self._items("ListSigningCertificates", "Certificates", UserName=name)
-        ]
-
-    def delete_signing_certificate(self, name: str, certificate_id: str) -> None:
-        """Delete a signing certificate. A retry after success raises NoSuchEntity."""
-        self._call("DeleteSigningCertificate", UserName=name, CertificateId=certificate_id)
-
-    def update_signing_certificate(self, name: str, certificate_id: str, status: Literal["Active", "Inactive"]) -> None:
-        """Activate or deactivate a signing certificate (idempotent)."""
-        self._call("UpdateSigningCertificate", UserName=name, CertificateId=certificate_id, Status=status)
-
-    def list_service_specific_credentials(self, name: str) -> list[ServiceSpecificCredential]:
-        """The user's service-specific credentials (one call: IAM does not page them)."""
-        response = self._call("ListServiceSpecificCredentials", UserName=name)
-        return [
-            ServiceSpecificCredential(
-                credential_id=item["ServiceSpecificCredentialId"],
-                service_name=item["ServiceName"],
-                service_user_name=item["ServiceUserName"],
-                status=item["Status"],
-                created=as_utc(item["CreateDate"]),
-            )
-            for item in response.get("ServiceSpecificCredentials", ())
-        ]
-
-    def delete_service_specific_credential(self, name: str, credential_id: str) -> None:
-        """Delete a service-specific credential. A retry after success raises NoSuchEntity."""
-        self._call("DeleteServiceSpecificCredential", UserName=name, ServiceSpecificCredentialId=credential_id)
-
-    def update_service_specific_credential(
-        self, name: str, credential_id: str, status: Literal["Active", "Inactive"]
-    ) -> None:
-        """Activate or deactivate a service-specific credential (idempotent)."""
-        self._call(
-            "UpdateServiceSpecificCredential", UserName=name, ServiceSpecificCredentialId=credential_id, Status=status
-        )
-
-    def list_mfa_devices(self, name: str) -> list[MfaDevice]:
-        """The MFA devices assigned to the user."""
-        return [
-            MfaDevice(device["SerialNumber"], as_utc(device["EnableDate"]))
-            for device in self._items("ListMFADevices", "MFADevices", UserName=name)
-        ]
-
-    def deactivate_mfa_device(self, name: str, serial_number: str) -> None:
-        """Unassign an MFA device from the user. A retry after success raises NoSuchEntity."""
-        self._call("DeactivateMFADevice", UserName=name, SerialNumber=serial_number)
-
-    def create_virtual_mfa_device(self, device_name: str) -> NewVirtualMfaDevice:
-        """A new, unassigned virtual MFA device; its seed exists only in the returned value."""
-        device = self._call("CreateVirtualMFADevice", VirtualMFADeviceName=device_name)["VirtualMFADevice"]
-        return NewVirtualMfaDevice(
-            serial_number=device["SerialNumber"],
-            seed=device["Base32StringSeed"].decode("ascii"),
-            qr_code_png=device["QRCodePNG"],
-        )
-
-    def enable_mfa_device(self, name: str, serial_number: str, code_1: str, code_2: str) -> None:
-        """Assign the device to the user with two consecutive codes (InvalidAuthenticationCode
-        when they do not match its seed)."""
-        self._call(
-            "EnableMFADevice",
-            UserName=name,
-            SerialNumber=serial_number,
-            AuthenticationCode1=code_1,
-            AuthenticationCode2=code_2,
-        )
-
-    def delete_virtual_mfa_device(self, serial_number: str) -> None:
-        """Delete an unassigned virtual MFA device. A retry after success raises NoSuchEntity."""
-        self._call("DeleteVirtualMFADevice", SerialNumber=serial_number)
 
     # --- groups ---
 
