@@ -96,7 +96,7 @@ MIDDLEWARE = [
     "users.middleware.OperatorMfaMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "iamconsole.sessions.AbsoluteSessionLifetimeMiddleware",
+    "iamconsole.sessions.SessionLifetimeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "users.middleware.IamUnavailableMiddleware",
@@ -119,6 +119,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "users.context_processors.console",
+                "users.views.job_notices.job_notices",
                 "iamconsole.cache_outage.notice",  # after the processors that read the cache
             ],
         },
@@ -176,11 +177,14 @@ AXES_VERBOSE = False
 # (ASVS L2; iamconsole/sessions.py).
 SESSION_COOKIE_AGE = envint("SESSION_COOKIE_AGE", 30 * 60)
 SESSION_ABSOLUTE_SECONDS = envint("SESSION_ABSOLUTE_SECONDS", 12 * 60 * 60)
-SESSION_SAVE_EVERY_REQUEST = True
+# The idle expiry is renewed at most this often, not on every request (iamconsole/sessions.py).
+SESSION_TOUCH_SECONDS = envint("SESSION_TOUCH_SECONDS", 60)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 # No script reads the CSRF cookie (forms carry the token).
 CSRF_COOKIE_HTTPONLY = True
+# Its 403 in the console's frame, as the other error pages (iamconsole/urls.py).
+CSRF_FAILURE_VIEW = "iamconsole.error_pages.csrf_failure"
 
 # --- Transport security: on when the console is served over HTTPS -------------------------
 

@@ -8,7 +8,10 @@ import pytest
 from axes.models import AccessLog
 from django.conf import settings
 from django.contrib.sessions.backends.db import SessionStore
+from django.contrib.sessions.models import Session
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -73,6 +76,27 @@ def test_it_ends_a_session_after_30_idle_minutes_and_slides_with_use(iam, operat
     response = client.get(reverse("users:list"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
+
+
+def _expiry(client: Client) -> object:
+    return Session.objects.get(session_key=_session_key(client)).expire_date
+
+
+def test_it_renews_the_idle_expiry_once_a_minute_not_on_every_request(iam, operator, monkeypatch) -> None:
+    assert settings.SESSION_TOUCH_SECONDS == 60
+    client = Client()
+    _sign_in(client)
+    signed_in_expiry = _expiry(client)
+
+    _move_clock(monkeypatch, timedelta(seconds=50))
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse("users:list")).status_code == 200
+    assert not [query for query in queries if "django_session" in query["sql"] and "UPDATE" in query["sql"]]
+    assert _expiry(client) == signed_in_expiry
+
+    _move_clock(monkeypatch, timedelta(seconds=70))
+    assert client.get(reverse("users:list")).status_code == 200
+    assert _expiry(client) > signed_in_expiry  # renewed: 30 idle minutes from now
 
 
 def _age_sign_in(client: Client, seconds: int) -> None:

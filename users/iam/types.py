@@ -9,8 +9,9 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any
 
 # The console lists these AWS managed policies as job functions although their path is "/"
@@ -127,6 +128,11 @@ class SigningCertificate:
     uploaded: datetime
 
 
+# The services whose credentials the Security credentials tab generates (FEATURES.md §4F).
+CODECOMMIT_SERVICE = "codecommit.amazonaws.com"
+KEYSPACES_SERVICE = "cassandra.amazonaws.com"
+
+
 @dataclass(frozen=True, slots=True)
 class ServiceSpecificCredential:
     """HTTPS Git (CodeCommit), Amazon Keyspaces or Bedrock credentials; the password is shown
@@ -140,6 +146,14 @@ class ServiceSpecificCredential:
 
 
 @dataclass(frozen=True, slots=True)
+class NewServiceSpecificCredential:
+    """A credential just created or reset: its password exists only here (IAM shows it once)."""
+
+    credential: ServiceSpecificCredential
+    service_password: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class MfaDevice:
     serial_number: str
     enabled: datetime
@@ -150,12 +164,17 @@ class MfaDevice:
         hardware token's is the device's own serial."""
         return self.serial_number.startswith("arn:")
 
+    @property
+    def shows_codes(self) -> bool:
+        """A virtual or hardware TOTP device, which Resync applies to; not a passkey or
+        security key (`arn:aws:iam::…:u2f/…`)."""
+        return ":u2f/" not in self.serial_number
+
 
 @dataclass(frozen=True, slots=True)
 class NewVirtualMfaDevice:
     serial_number: str
-    seed: str = field(repr=False)  # Base32, for an authenticator app: a secret
-    qr_code_png: bytes = field(repr=False)  # the same seed as a QR code image
+    seed: str = field(repr=False)  # Base32, for an authenticator app: a secret (its QR code is drawn locally)
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,3 +380,19 @@ def parse_credential_report(content: bytes, generated: datetime) -> CredentialRe
             access_keys=_reported_keys(line),
         )
     return CredentialReport(generated=as_utc(generated), users=users)
+
+
+def _pickle_by_fields(cls: type) -> None:
+    """Pickle instances of `cls` as a call of `cls` with its fields' values. The default for a
+    frozen slotted dataclass, a `__setstate__` that looks up `fields()` for every object, was a
+    quarter of the users list's CPU: the cached indexes hold thousands of these."""
+    get_values = attrgetter(*(item.name for item in fields(cls)))
+    if len(fields(cls)) == 1:
+        cls.__reduce__ = lambda self: (cls, (get_values(self),))  # type: ignore[method-assign]
+    else:
+        cls.__reduce__ = lambda self: (cls, get_values(self))  # type: ignore[method-assign]
+
+
+for _cls in [value for value in list(globals().values()) if isinstance(value, type) and is_dataclass(value)]:
+    _pickle_by_fields(_cls)
+del _cls

@@ -31,11 +31,15 @@ TOTP_CODE = re.compile(r"\d{6}")
 
 
 def pending_step(request: HttpRequest) -> Literal["verify", "enrol"] | None:
-    """The OTP step this session must pass before anything else, or None."""
+    """The OTP step this session must pass before anything else, or None. Asked by the
+    middleware and again by the page's context: the device queries are made once a request."""
     user: Any = request.user
     if not user.is_authenticated or user.is_verified():
         return None
-    if user_has_device(user):
+    memo: dict[int, bool] = request.__dict__.setdefault("_operator_has_device", {})
+    if user.pk not in memo:
+        memo[user.pk] = bool(user_has_device(user))
+    if memo[user.pk]:
         return "verify"
     return "enrol" if settings.OPERATOR_MFA == "required" else None
 
