@@ -1,7 +1,8 @@
 """Upload SSH public key (CodeCommit, Security credentials tab): users/ssh_keys.py is the oracle
 for what UploadSSHPublicKey accepts, since moto checks none of it. Keys are made here with
 `cryptography`; the wire-format blobs of the size bounds are built by hand, so that the tests do
-not lean on the serialiser the validator uses. No database."""
+not lean on the serialiser the validator uses. No database, but for the duplicate key: refused by
+the upload page, and by the embedded backend as IAM does (DuplicateSSHPublicKey)."""
 
 from __future__ import annotations
 
@@ -22,10 +23,20 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 from hypothesis import given
 from hypothesis import strategies as st
 
-from users.ssh_keys import MAX_BITS, MAX_SSH_KEYS_PER_USER, MIN_BITS, fingerprint, validate_ssh_public_key
+from users.iam.errors import InvalidPublicKey
+from users.ssh_keys import (
+    DUPLICATE_MESSAGE,
+    MAX_BITS,
+    MAX_SSH_KEYS_PER_USER,
+    MIN_BITS,
+    fingerprint,
+    is_duplicate,
+    validate_ssh_public_key,
+)
 
 CODES = {
     "ssh_key_private",
@@ -368,3 +379,50 @@ def test_it_refuses_arbitrary_text_with_a_known_code_and_without_echoing_it(body
 def test_it_accepts_any_comment_in_iams_pattern(comment: str) -> None:
     body = f"{openssh(rsa_key(2048))} {comment}"
     assert validate_ssh_public_key(body) == body.strip()
+
+
+# --- The same key twice (IAM: DuplicateSSHPublicKey) ------------------------------------------
+
+
+def test_it_sees_the_same_key_whatever_its_format_and_comment() -> None:
+    key = rsa_key(2048)
+    existing = [openssh(rsa_key(3072)), f"{openssh(key)} alice@laptop"]
+    assert is_duplicate(f"{openssh(key)} alice@desktop", existing)
+    assert is_duplicate(pem(key, PublicFormat.PKCS1), existing)
+    assert is_duplicate(openssh(key), [pem(key, PublicFormat.SubjectPublicKeyInfo)])
+    assert not is_duplicate(openssh(rsa_key(4096)), existing)
+
+
+def test_it_skips_existing_keys_it_would_not_upload() -> None:
+    key = rsa_key(2048)
+    assert not is_duplicate(openssh(key), ["not a key", openssh(ec.generate_private_key(ec.SECP256R1()))])
+
+
+@pytest.mark.django_db
+def test_the_upload_page_refuses_a_key_the_user_already_has(iam, operator_client) -> None:
+    iam.create_user("arthur")
+    key = openssh(rsa_key(2048))
+    uploaded = iam.upload_ssh_public_key("arthur", f"{key} alice@laptop")
+    url = reverse("users:ssh_key_upload", args=["arthur"])
+    response = operator_client.post(url, {"body": f"{key} alice@desktop"})
+    assert response.status_code == 400
+    assert DUPLICATE_MESSAGE in response.content.decode()
+    assert [k.key_id for k in iam.list_ssh_public_keys("arthur")] == [uploaded.key_id]
+    assert operator_client.post(url, {"body": openssh(rsa_key(3072))}).status_code == 302
+    assert len(iam.list_ssh_public_keys("arthur")) == 2
+
+
+@pytest.mark.django_db
+def test_the_embedded_backend_refuses_a_duplicate_as_iam_does(iam) -> None:
+    """moto stores the same key twice; users/iam/embedded/ssh_keys.py answers DuplicateSSHPublicKey."""
+    iam.create_user("arthur")
+    key = rsa_key(2048)
+    iam.upload_ssh_public_key("arthur", f"{openssh(key)} alice@laptop")
+    with pytest.raises(InvalidPublicKey) as caught:
+        iam.upload_ssh_public_key("arthur", pem(key, PublicFormat.SubjectPublicKeyInfo))
+    assert caught.value.code == "DuplicateSSHPublicKey"
+    assert "already associated with the specified IAM user" in caught.value.message
+    assert len(iam.list_ssh_public_keys("arthur")) == 1
+    iam.create_user("marvin")  # another user may have the same key
+    iam.upload_ssh_public_key("marvin", openssh(key))
+    assert len(iam.list_ssh_public_keys("marvin")) == 1

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 CSV_HEADER = ("User name", "Password", "Access key ID", "Secret access key", "Console login link")
+SERVICE_CREDENTIAL_HEADER = ("User Name", "Password")
 
 # OWASP CSV Injection and ASVS v5 1.2.10: a cell starting with one of these can be a formula.
 _FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n", "\0")
@@ -52,6 +53,14 @@ def credentials_csv(rows: Iterable[CredentialRow], sign_in_url: str) -> Iterator
                 _cell(sign_in_url),
             )
         )
+
+
+def service_credential_csv(service_user_name: str, password: str) -> Iterator[str]:
+    """The lines of the Download credentials CSV of HTTPS Git or Keyspaces credentials: the
+    service user name (made from the IAM user name, so formula-escaped as user names are) and the
+    IAM-generated password, byte-exact."""
+    yield _line(SERVICE_CREDENTIAL_HEADER)
+    yield _line((_cell(service_user_name, operator_controlled=True), _cell(password)))
 
 
 def sign_in_email_link(*, account_id: str, sign_in_url: str, user_name: str, reset_required: bool) -> str:

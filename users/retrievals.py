@@ -1,5 +1,6 @@
 """One-time secrets made on the user details page: a new access key, a new console password,
-a new virtual MFA device's seed.
+a new virtual MFA device's seed, a created signing certificate's private key, a new
+service-specific credential's password (HTTPS Git, Keyspaces).
 
 Like a job's credentials (users/jobs.py), a secret goes straight into the encrypted one-time
 store (users/credentials.py) under a fresh id, for `settings.CREDENTIALS_TTL`; only the
@@ -9,9 +10,9 @@ user name of each secret it made (never a value), so that it can tell its own en
 (410) from ids it never made (404).
 
 Every retrieval event is audited (target the IAM user name, parameters the kind and the id,
-never a value): `SHOW` (a page showed it), `DOWNLOAD_CSV`, `DISCARD` (Done, Cancel, or the MFA
-device assigned; state "retrieved", or "expired" if it was gone by then) and `EXPIRED`
-(outcome failure: the session found it gone before Done; recorded once).
+never a value): `SHOW` (a page showed it), `DOWNLOAD_CSV`, `DOWNLOAD_KEY`, `DISCARD` (Done,
+Cancel, or the MFA device assigned; state "retrieved", or "expired" if it was gone by then) and
+`EXPIRED` (outcome failure: the session found it gone before Done; recorded once).
 
     retrieval_id = keep(request, user_name="arthur", kind=ACCESS_KEY,
                         secret={"access_key_id": ..., "secret_access_key": ...})
@@ -36,13 +37,16 @@ if TYPE_CHECKING:
 ACCESS_KEY = "access-key"
 PASSWORD = "password"
 MFA_SEED = "mfa-seed"  # a virtual MFA device's seed, until the device is assigned
-KINDS = (ACCESS_KEY, PASSWORD, MFA_SEED)
+SIGNING_CERTIFICATE = "signing-certificate"  # a created certificate and its private key
+SERVICE_CREDENTIAL = "service-credential"  # a generated or reset HTTPS Git or Keyspaces password
+KINDS = (ACCESS_KEY, PASSWORD, MFA_SEED, SIGNING_CERTIFICATE, SERVICE_CREDENTIAL)
 SESSION_KEY = "secret_retrievals"
 SESSION_KEPT = 20
 
 # The audit trail's actions for a secret's life after it was made.
 SHOW = "ShowSecret"
 DOWNLOAD_CSV = "DownloadSecretCsv"
+DOWNLOAD_KEY = "DownloadPrivateKey"  # a created signing certificate's private key, as .pem
 DISCARD = "DiscardSecret"
 EXPIRED = "SecretExpired"
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from collections.abc import Iterable
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -61,6 +62,7 @@ TYPE_MESSAGE = (
 )
 FORMAT_MESSAGE = "The public key must be an RSA key in ssh-rsa or PEM format."
 ONE_LINE_MESSAGE = "An ssh-rsa public key is a single line: paste one key, without line breaks."
+DUPLICATE_MESSAGE = "This SSH public key is already uploaded for this user."
 
 
 def _size_message(bits: int) -> str:
@@ -127,3 +129,22 @@ def fingerprint(body: str) -> str:
     blob = base64.b64decode(key.public_bytes(Encoding.OpenSSH, PublicFormat.OpenSSH).split()[1])
     digest = hashlib.md5(blob, usedforsecurity=False).hexdigest()
     return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+
+
+def _key_material(key: rsa.RSAPublicKey) -> bytes:
+    return key.public_bytes(Encoding.OpenSSH, PublicFormat.OpenSSH)
+
+
+def is_duplicate(body: str, existing: Iterable[str]) -> bool:
+    """Whether `body` (a key `validate_ssh_public_key` accepts) holds the same key as one of
+    `existing` (the user's keys as GetSSHPublicKey gives them), whatever their format and
+    comment: IAM refuses it with DuplicateSSHPublicKey. Existing keys this module would not
+    upload are not compared."""
+    material = _key_material(_load_rsa_key(body.strip()))
+    for other in existing:
+        try:
+            if _key_material(_load_rsa_key(other.strip())) == material:
+                return True
+        except ValidationError:
+            continue
+    return False

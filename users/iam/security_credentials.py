@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from users.iam.types import (
     MfaDevice,
+    NewServiceSpecificCredential,
     NewVirtualMfaDevice,
     ServiceSpecificCredential,
     SigningCertificate,
@@ -20,12 +21,14 @@ from users.iam.types import (
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
+    from mypy_boto3_iam import IAMClient
 
 
 class SecurityCredentialVerbs:
     """SSH keys, signing certificates, service-specific credentials and MFA devices of a user."""
 
     if TYPE_CHECKING:  # provided by IamGateway
+        _key: IAMClient  # the IAM client that never retries (calls that make a secret)
 
         def _call(self, operation: str, *, client: BaseClient | None = None, **params: Any) -> dict[str, Any]: ...
 
@@ -64,6 +67,15 @@ class SecurityCredentialVerbs:
             for cert in self._items("ListSigningCertificates", "Certificates", UserName=name)
         ]
 
+    def upload_signing_certificate(self, name: str, body: str) -> SigningCertificate:
+        """Upload an X.509 certificate (check it with users/forms/certificates.py first: moto
+        checks only that it parses). Never retried: a retry after a lost answer would get
+        DuplicateCertificate for a certificate that was uploaded."""
+        cert = self._call("UploadSigningCertificate", client=self._key, UserName=name, CertificateBody=body)[
+            "Certificate"
+        ]
+        return SigningCertificate(cert["CertificateId"], cert["Status"], as_utc(cert["UploadDate"]))
+
     def delete_signing_certificate(self, name: str, certificate_id: str) -> None:
         """Delete a signing certificate. A retry after success raises NoSuchEntity."""
         self._call("DeleteSigningCertificate", UserName=name, CertificateId=certificate_id)
@@ -75,16 +87,24 @@ class SecurityCredentialVerbs:
     def list_service_specific_credentials(self, name: str) -> list[ServiceSpecificCredential]:
         """The user's service-specific credentials (one call: IAM does not page them)."""
         response = self._call("ListServiceSpecificCredentials", UserName=name)
-        return [
-            ServiceSpecificCredential(
-                credential_id=item["ServiceSpecificCredentialId"],
-                service_name=item["ServiceName"],
-                service_user_name=item["ServiceUserName"],
-                status=item["Status"],
-                created=as_utc(item["CreateDate"]),
-            )
-            for item in response.get("ServiceSpecificCredentials", ())
+        return [_service_credential(item) for item in response.get("ServiceSpecificCredentials", ())]
+
+    def create_service_specific_credential(self, name: str, service_name: str) -> NewServiceSpecificCredential:
+        """Generate a credential for `service_name` (e.g. codecommit.amazonaws.com; at most 2 per
+        service, LimitExceeded beyond); its password exists only in the returned value. Never
+        retried, by the SDK either: after an unclear failure, list the credentials first."""
+        item = self._call("CreateServiceSpecificCredential", client=self._key, UserName=name, ServiceName=service_name)[
+            "ServiceSpecificCredential"
         ]
+        return NewServiceSpecificCredential(_service_credential(item), service_password=item["ServicePassword"])
+
+    def reset_service_specific_credential(self, name: str, credential_id: str) -> NewServiceSpecificCredential:
+        """A new password for the credential, the old one no longer valid. Safe to retry: each
+        reset replaces the password, and the last answer holds the one that works."""
+        item = self._call("ResetServiceSpecificCredential", UserName=name, ServiceSpecificCredentialId=credential_id)[
+            "ServiceSpecificCredential"
+        ]
+        return NewServiceSpecificCredential(_service_credential(item), service_password=item["ServicePassword"])
 
     def delete_service_specific_credential(self, name: str, credential_id: str) -> None:
         """Delete a service-specific credential. A retry after success raises NoSuchEntity."""
@@ -113,9 +133,7 @@ class SecurityCredentialVerbs:
         """A new, unassigned virtual MFA device; its seed exists only in the returned value."""
         device = self._call("CreateVirtualMFADevice", VirtualMFADeviceName=device_name)["VirtualMFADevice"]
         return NewVirtualMfaDevice(
-            serial_number=device["SerialNumber"],
-            seed=device["Base32StringSeed"].decode("ascii"),
-            qr_code_png=device["QRCodePNG"],
+            serial_number=device["SerialNumber"], seed=device["Base32StringSeed"].decode("ascii")
         )
 
     def enable_mfa_device(self, name: str, serial_number: str, code_1: str, code_2: str) -> None:
@@ -129,6 +147,28 @@ class SecurityCredentialVerbs:
             AuthenticationCode2=code_2,
         )
 
+    def resync_mfa_device(self, name: str, serial_number: str, code_1: str, code_2: str) -> None:
+        """Bring IAM back in step with a device whose clock drifted, with two consecutive codes
+        (InvalidAuthenticationCode when they do not match). A retry may find the codes used:
+        then ask for two new ones."""
+        self._call(
+            "ResyncMFADevice",
+            UserName=name,
+            SerialNumber=serial_number,
+            AuthenticationCode1=code_1,
+            AuthenticationCode2=code_2,
+        )
+
     def delete_virtual_mfa_device(self, serial_number: str) -> None:
         """Delete an unassigned virtual MFA device. A retry after success raises NoSuchEntity."""
         self._call("DeleteVirtualMFADevice", SerialNumber=serial_number)
+
+
+def _service_credential(item: dict[str, Any]) -> ServiceSpecificCredential:
+    return ServiceSpecificCredential(
+        credential_id=item["ServiceSpecificCredentialId"],
+        service_name=item["ServiceName"],
+        service_user_name=item["ServiceUserName"],
+        status=item["Status"],
+        created=as_utc(item["CreateDate"]),
+    )

@@ -386,11 +386,14 @@ def _pickle_by_fields(cls: type) -> None:
     """Pickle instances of `cls` as a call of `cls` with its fields' values. The default for a
     frozen slotted dataclass, a `__setstate__` that looks up `fields()` for every object, was a
     quarter of the users list's CPU: the cached indexes hold thousands of these."""
-    get_values = attrgetter(*(item.name for item in fields(cls)))
-    if len(fields(cls)) == 1:
-        cls.__reduce__ = lambda self: (cls, (get_values(self),))  # type: ignore[method-assign]
-    else:
-        cls.__reduce__ = lambda self: (cls, get_values(self))  # type: ignore[method-assign]
+    names = [item.name for item in fields(cls)]
+    get_values = attrgetter(*names)
+
+    def reduce(self: object) -> tuple[type, tuple[Any, ...]]:
+        values = get_values(self)
+        return cls, values if len(names) > 1 else (values,)
+
+    cls.__reduce__ = reduce  # type: ignore[assignment,method-assign]
 
 
 for _cls in [value for value in list(globals().values()) if isinstance(value, type) and is_dataclass(value)]:

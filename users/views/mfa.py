@@ -1,21 +1,24 @@
 """The Security credentials tab's MFA devices (FEATURES.md §4F): assign a virtual device (its
-seed shown once, then two consecutive codes), and remove a device."""
+QR code, drawn here, or its seed shown once, then two consecutive codes), resync a device, and
+remove one."""
 
 from __future__ import annotations
 
-import base64
+from urllib.parse import quote
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.debug import sensitive_variables
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods
 
+from iamconsole import qr
 from users import credentials, retrievals
 from users.forms.mfa import MAX_MFA_DEVICES_PER_USER, MfaCodesForm, MfaDeviceNameForm
 from users.iam.errors import EntityAlreadyExists, IamError, NoSuchEntity
 from users.iam.gateway import IamGateway
+from users.iam.types import AccountInfo, MfaDevice
 from users.views.shortcuts import (
     changes_iam,
     clear_site_cache,
@@ -26,7 +29,25 @@ from users.views.shortcuts import (
     security_tab_url,
 )
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+ISSUER = "Amazon Web Services"  # as in the URI of IAM's own QR code
+
+
+def _device_of(request: HttpRequest, gateway: IamGateway, name: str) -> MfaDevice:
+    """The user's MFA device named by `serial` (query or form), or 404."""
+    details = read_user(gateway, name)
+    serial = (request.POST if request.method == "POST" else request.GET).get("serial", "")
+    device = next((device for device in details.mfa_devices if device.serial_number == serial), None)
+    if device is None:
+        raise Http404(f"{name} has no such MFA device")
+    return device
+
+
+@sensitive_variables("seed")
+def otpauth_uri(seed: str, *, user_name: str, account: AccountInfo) -> str:
+    """The otpauth:// URI an authenticator app reads from the QR code, as IAM writes it: the label
+    `Amazon Web Services:<user>@<account alias, else id>`, the seed, the issuer."""
+    label = quote(f"{ISSUER}:{user_name}@{account.alias or account.account_id}", safe=":@")
+    return f"otpauth://totp/{label}?secret={seed}&issuer={quote(ISSUER, safe='')}"
 
 
 @require_http_methods(["GET", "POST"])
@@ -34,11 +55,8 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 def mfa_device_remove(request: HttpRequest, name: str) -> HttpResponse:
     """Remove an MFA device (?serial=…): unassign it, and delete it if it is a virtual one."""
     gateway = gateway_for(request)
-    details = read_user(gateway, name)
-    serial = (request.POST if request.method == "POST" else request.GET).get("serial", "")
-    device = next((device for device in details.mfa_devices if device.serial_number == serial), None)
-    if device is None:
-        raise Http404(f"{name} has no such MFA device")
+    device = _device_of(request, gateway, name)
+    serial = device.serial_number
     if request.method == "GET":
         return render(request, "users/security/remove_mfa_device.html", {"name": name, "device": device})
     try:
@@ -76,11 +94,7 @@ def mfa_device_assign(request: HttpRequest, name: str) -> HttpResponse:
                 request,
                 user_name=name,
                 kind=retrievals.MFA_SEED,
-                secret={
-                    "serial_number": device.serial_number,
-                    "seed": device.seed,
-                    "qr_code_png": base64.b64encode(device.qr_code_png).decode("ascii"),
-                },
+                secret={"serial_number": device.serial_number, "seed": device.seed},
             )
             return redirect("users:mfa_device_codes", name=name, retrieval_id=retrieval)
     context = {"iam_user": details.user, "form": form}
@@ -116,15 +130,8 @@ def _mfa_codes_step(request: HttpRequest, name: str, retrieval_id: str, secret: 
             retrievals.finish(request, retrieval_id, kind=retrievals.MFA_SEED, user_name=name)
             messages.success(request, f"MFA device {serial} assigned.")
             return clear_site_cache(redirect(security_tab_url(name)))
-    png = base64.b64decode(secret["qr_code_png"])
-    context = {
-        "name": name,
-        "form": form,
-        "serial": serial,
-        "seed": secret["seed"],
-        # moto answers random bytes where IAM gives a PNG: show the secret key only then.
-        "qr_code": secret["qr_code_png"] if png.startswith(PNG_SIGNATURE) else None,
-    }
+    uri = otpauth_uri(secret["seed"], user_name=name, account=gateway.cached_account_info())
+    context = {"name": name, "form": form, "serial": serial, "seed": secret["seed"], "qr": qr.draw(uri)}
     retrievals.shown(request, retrieval_id, kind=retrievals.MFA_SEED, user_name=name)
     return render(request, "users/security/mfa_codes.html", context, status=400 if form.is_bound else 200)
 
@@ -140,3 +147,30 @@ def _cancel_mfa_assignment(
         report_failure(request, f"Deleting the unassigned device {serial}", error)
     retrievals.finish(request, retrieval_id, kind=retrievals.MFA_SEED, user_name=name)
     return clear_site_cache(redirect(security_tab_url(name)))
+
+
+@sensitive_post_parameters("code_1", "code_2")
+@require_http_methods(["GET", "POST"])
+@changes_iam
+def mfa_device_resync(request: HttpRequest, name: str) -> HttpResponse:
+    """Resync an MFA device (?serial=…) whose clock drifted: two consecutive codes it shows now
+    (ResyncMFADevice)."""
+    gateway = gateway_for(request)
+    device = _device_of(request, gateway, name)
+    form = MfaCodesForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            gateway.resync_mfa_device(
+                name, device.serial_number, form.cleaned_data["code_1"], form.cleaned_data["code_2"]
+            )
+        except IamError as error:
+            if error.code == "InvalidAuthenticationCode":
+                message = "These codes do not match the device. Enter two consecutive codes it shows now."
+            else:
+                message = f"IAM refused to resync the device: {error.code}. {error.message}"
+            form.add_error("code_2", message)
+        else:
+            messages.success(request, f"MFA device {device.serial_number} resynced.")
+            return redirect(security_tab_url(name))
+    context = {"name": name, "device": device, "form": form}
+    return render(request, "users/security/mfa_resync.html", context, status=400 if form.is_bound else 200)

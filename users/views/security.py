@@ -6,7 +6,7 @@ certificates, service-specific credentials, and the one-time page that shows a n
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -22,7 +22,7 @@ from formtools.wizard.views import SessionWizardView
 
 from iamconsole import cache_outage
 from users import credentials, retrievals
-from users.exports import CredentialRow, credentials_csv, sign_in_email_link
+from users.exports import CredentialRow, credentials_csv, service_credential_csv, sign_in_email_link
 from users.forms.security import (
     USE_CASES,
     AccessKeyDescriptionForm,
@@ -32,9 +32,10 @@ from users.forms.security import (
 )
 from users.iam.errors import IamError, IamUnavailable, InvalidPublicKey, LimitExceeded, NoSuchEntity, ServiceFailure
 from users.iam.gateway import IamGateway
+from users.iam.types import SshPublicKey
 from users.passwords import generate_password
 from users.provisioning import CHANGE_PASSWORD_POLICY_ARN, needs_change_password_policy
-from users.ssh_keys import MAX_SSH_KEYS_PER_USER
+from users.ssh_keys import DUPLICATE_MESSAGE, MAX_SSH_KEYS_PER_USER, is_duplicate
 from users.views.shortcuts import (
     changes_iam,
     clear_site_cache,
@@ -210,17 +211,19 @@ def access_key_rotate(request: HttpRequest, name: str, key_id: str) -> HttpRespo
 @changes_iam
 @never_cache
 def console_access(request: HttpRequest, name: str) -> HttpResponse:
-    """Enable or manage console access: create or reset the password (shown once), require a
-    reset (with the IAMUserChangePassword rule of the Add user wizard), or disable it."""
+    """Enable or manage console access: create or reset the password (shown once), keep it,
+    require a reset (with the IAMUserChangePassword rule of the Add user wizard), or disable it."""
     gateway = gateway_for(request)
     details = read_user(gateway, name)
     policy = gateway.get_password_policy()
     enabled = details.login_profile is not None
-    form = ConsoleAccessForm(request.POST or None, password_policy=policy, enabled=enabled)
+    form = ConsoleAccessForm(request.POST or None, password_policy=policy, login_profile=details.login_profile)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         if data["console_access"] == "disable":
             return _disable_console(request, gateway, name)
+        if data["password_type"] == "keep":
+            return _keep_password(request, gateway, details, reset=data["reset_required"], policy=policy)
         password = data["custom_password"] if data["password_type"] == "custom" else generate_password(policy)
         return _set_password(request, gateway, details, password, reset=data["reset_required"], policy=policy)
     context = {"iam_user": details.user, "form": form, "enabled": enabled}
@@ -257,19 +260,47 @@ def _set_password(
         retrievals.withdraw(request, retrieval)
         report_failure(request, "Setting the console password", error)
         return redirect(security_tab_url(name))
+    _let_change_password(request, gateway, name, reset=reset, policy=policy)
+    messages.success(request, "Console access enabled." if details.login_profile is None else "Console password reset.")
+    return redirect("users:retrieve", name=name, kind=retrievals.PASSWORD, retrieval_id=retrieval)
+
+
+def _keep_password(
+    request: HttpRequest, gateway: IamGateway, details: Any, *, reset: bool, policy: Any
+) -> HttpResponse:
+    """Apply with "Keep the existing password": the reset flag alone, if it changed
+    (UpdateLoginProfile without Password); no new password, nothing shown."""
+    name = details.user.name
+    if details.login_profile.password_reset_required == reset:
+        messages.info(request, "Nothing changed: the user keeps the existing password.")
+        return redirect(security_tab_url(name))
+    try:
+        gateway.update_login_profile(name, reset_required=reset)
+    except IamError as error:
+        report_failure(request, "Changing the password reset requirement", error)
+        return redirect(security_tab_url(name))
+    _let_change_password(request, gateway, name, reset=reset, policy=policy)
+    done = "must create a new password at next sign-in" if reset else "no longer has to create a new password"
+    messages.success(request, f"The user keeps the existing password and {done}.")
+    return redirect(security_tab_url(name))
+
+
+def _let_change_password(request: HttpRequest, gateway: IamGateway, name: str, *, reset: bool, policy: Any) -> None:
+    """IAMUserChangePassword when a reset is required and the account policy does not let
+    users change their password (the Add user wizard's rule)."""
     if needs_change_password_policy(console_access=True, reset_required=reset, policy=policy):
         try:
             gateway.attach_user_policy(name, CHANGE_PASSWORD_POLICY_ARN)
         except IamError as error:
             report_failure(request, "Attaching IAMUserChangePassword", error)
-    messages.success(request, "Console access enabled." if details.login_profile is None else "Console password reset.")
-    return redirect("users:retrieve", name=name, kind=retrievals.PASSWORD, retrieval_id=retrieval)
 
 
 # --- The one-time page of a new secret -------------------------------------------------------
 
 
-SHOWN_ONCE = (retrievals.ACCESS_KEY, retrievals.PASSWORD)  # an MFA seed has its own page
+# An MFA seed has its own page. A service-specific credential's password comes from
+# users/views/service_credentials.py.
+SHOWN_ONCE = (retrievals.ACCESS_KEY, retrievals.PASSWORD, retrievals.SERVICE_CREDENTIAL)
 
 
 @never_cache
@@ -294,20 +325,25 @@ def retrieve(request: HttpRequest, name: str, kind: str, retrieval_id: str) -> H
 @never_cache
 def retrieve_csv(request: HttpRequest, name: str, kind: str, retrieval_id: str) -> HttpResponse | StreamingHttpResponse:
     """The new secret as our credentials CSV (with the User name column, so that `aws
-    configure import` reads it: FEATURES.md §2F)."""
+    configure import` reads it: FEATURES.md §2F); a service-specific credential's as the IAM
+    console's Download credentials file (User Name, Password)."""
     if kind not in SHOWN_ONCE:
         raise Http404("Nothing to retrieve here")
     secret = read_secret(request, name, kind, retrieval_id, action=retrievals.DOWNLOAD_CSV)
     if isinstance(secret, HttpResponse):
         return secret
-    row = CredentialRow(
-        user_name=name,
-        password=secret.get("password"),
-        access_key_id=secret.get("access_key_id"),
-        secret_access_key=secret.get("secret_access_key"),
-    )
-    lines = credentials_csv([row], gateway_for(request).cached_account_info().sign_in_url)
-    suffix = "accessKeys" if kind == retrievals.ACCESS_KEY else "credentials"
+    if kind == retrievals.SERVICE_CREDENTIAL:
+        lines = service_credential_csv(secret["service_user_name"], secret["service_password"])
+        suffix = f"{secret['service']}_credentials"
+    else:
+        row = CredentialRow(
+            user_name=name,
+            password=secret.get("password"),
+            access_key_id=secret.get("access_key_id"),
+            secret_access_key=secret.get("secret_access_key"),
+        )
+        lines = credentials_csv([row], gateway_for(request).cached_account_info().sign_in_url)
+        suffix = "accessKeys" if kind == retrievals.ACCESS_KEY else "credentials"
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=f"{name}_{suffix}.csv")
     response["X-Content-Type-Options"] = "nosniff"
@@ -341,10 +377,13 @@ def ssh_key_upload(request: HttpRequest, name: str) -> HttpResponse:
     details = read_user(gateway, name)
     form = SshPublicKeyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if len(gateway.list_ssh_public_keys(name)) >= MAX_SSH_KEYS_PER_USER:
+        keys = gateway.list_ssh_public_keys(name)
+        if len(keys) >= MAX_SSH_KEYS_PER_USER:
             form.add_error(
                 "body", f"This user already has {MAX_SSH_KEYS_PER_USER} SSH public keys, the most IAM allows."
             )
+        elif is_duplicate(form.cleaned_data["body"], _ssh_key_bodies(gateway, name, keys)):
+            form.add_error("body", DUPLICATE_MESSAGE)  # IAM would answer DuplicateSSHPublicKey
         else:
             try:
                 key = gateway.upload_ssh_public_key(name, form.cleaned_data["body"])
@@ -355,6 +394,15 @@ def ssh_key_upload(request: HttpRequest, name: str) -> HttpResponse:
                 return redirect(security_tab_url(name))
     context = {"iam_user": details.user, "form": form}
     return render(request, "users/security/ssh_key_upload.html", context, status=400 if form.is_bound else 200)
+
+
+def _ssh_key_bodies(gateway: IamGateway, name: str, keys: list[SshPublicKey]) -> Iterator[str]:
+    """The bodies of the user's keys, but for one deleted meanwhile."""
+    for key in keys:
+        try:
+            yield gateway.get_ssh_public_key_body(name, key.key_id)
+        except NoSuchEntity:
+            continue
 
 
 def ssh_key_show(request: HttpRequest, name: str, key_id: str) -> HttpResponse:
