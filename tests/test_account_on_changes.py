@@ -6,6 +6,7 @@ so the "aws" backend (no endpoint, the tests' default) reaches it."""
 
 from __future__ import annotations
 
+import copyreg
 import html
 import io
 import re
@@ -79,7 +80,9 @@ def test_an_account_info_cached_before_the_caller_arn_does_not_break_pages(
     # The previous release cached a two-field AccountInfo (pickled) under "account-info:<endpoint>".
     old_key = "account-info:None"
     with monkeypatch.context() as old_release:
-        old_release.setattr(AccountInfo, "__getstate__", lambda info: [info.account_id, info.alias])
+        # Pickled as dataclasses did then: a new object, then its state (two fields).
+        old_pickle = lambda info: (copyreg.__newobj__, (AccountInfo,), [info.account_id, info.alias])  # type: ignore[attr-defined]  # noqa: E731
+        old_release.setattr(AccountInfo, "__reduce__", old_pickle)
         cache.set(old_key, AccountInfo("999999999999", None), 300)
     assert not hasattr(cache.get(old_key), "caller_arn")
     page = operator_client.get(reverse("users:list"))

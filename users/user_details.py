@@ -11,6 +11,8 @@ from datetime import datetime
 
 from users.iam.gateway import IamGateway
 from users.iam.types import (
+    CODECOMMIT_SERVICE,
+    KEYSPACES_SERVICE,
     AccessKey,
     AccessKeyLastUsed,
     Group,
@@ -28,6 +30,7 @@ SECTIONS = {
     "groups": "Groups",
     "tags": "Tags",
     "security_credentials": "Security credentials",
+    "last_accessed": "Last Accessed",
 }
 DEFAULT_SECTION = "permissions"
 INLINE = "Customer inline"
@@ -188,6 +191,22 @@ class SecurityCredentials:
     ssh_public_keys: list[SshPublicKey]
     signing_certificates: list[SigningCertificate]
     service_specific_credentials: list[ServiceSpecificCredential]
+
+    @property
+    def git_credentials(self) -> list[ServiceSpecificCredential]:
+        """HTTPS Git credentials for AWS CodeCommit: the tab's own section."""
+        return [c for c in self.service_specific_credentials if c.service_name == CODECOMMIT_SERVICE]
+
+    @property
+    def keyspaces_credentials(self) -> list[ServiceSpecificCredential]:
+        """Credentials for Amazon Keyspaces: the tab's own section."""
+        return [c for c in self.service_specific_credentials if c.service_name == KEYSPACES_SERVICE]
+
+    @property
+    def other_service_credentials(self) -> list[ServiceSpecificCredential]:
+        """Those of other services (Bedrock API keys …), listed apart."""
+        own = (CODECOMMIT_SERVICE, KEYSPACES_SERVICE)
+        return [c for c in self.service_specific_credentials if c.service_name not in own]
 
 
 def security_credentials(gateway: IamGateway, details: UserDetails) -> SecurityCredentials:

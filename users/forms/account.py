@@ -1,7 +1,9 @@
-"""The account password policy form, with the AWS console's wording and limits."""
+"""Account settings' forms: the password policy and the account alias, with the AWS
+console's wording and limits."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
@@ -107,3 +109,42 @@ class PasswordPolicyForm(forms.Form):
             password_reuse_prevention=data["password_reuse_prevention"] if data["prevent_reuse"] else None,
             hard_expiry=data["hard_expiry"],
         )
+
+
+# IAM's own pattern for an alias (the API reference's AccountAlias): 3-63 characters.
+ALIAS_PATTERN = re.compile(r"[a-z0-9]([a-z0-9]|-(?!-)){1,61}[a-z0-9]")
+
+
+class AccountAliasForm(forms.Form):
+    """A new account alias, checked against IAM's rules before IAM sees it (moto checks none)."""
+
+    alias = forms.CharField(
+        label="Account alias",
+        max_length=63,
+        help_text="3 to 63 characters: lowercase letters, digits and hyphens, not starting or ending with a hyphen.",
+    )
+
+    def __init__(self, *args: Any, current: str | None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.current = current
+
+    def clean_alias(self) -> str:
+        alias = cast(str, self.cleaned_data["alias"])
+        if not ALIAS_PATTERN.fullmatch(alias):
+            raise forms.ValidationError(_alias_problem(alias))
+        if re.fullmatch(r"[0-9]{12}", alias):
+            raise forms.ValidationError("The alias cannot be a 12-digit number: it would read as an account ID.")
+        if alias == self.current:
+            raise forms.ValidationError("This is already the account's alias.")
+        return alias
+
+
+def _alias_problem(alias: str) -> str:
+    """Why `alias` does not match ALIAS_PATTERN."""
+    if re.search(r"[^a-z0-9-]", alias):
+        return "Use only lowercase letters (a-z), digits (0-9) and hyphens (-)."
+    if alias.startswith("-") or alias.endswith("-"):
+        return "The alias cannot start or end with a hyphen."
+    if "--" in alias:
+        return "The alias cannot contain two hyphens in a row."
+    return "The alias must be 3 to 63 characters long."

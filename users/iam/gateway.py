@@ -31,6 +31,8 @@ from django.views.decorators.debug import sensitive_variables
 from iamconsole.cache_outage import tolerant_cache as cache  # a miss while Redis is down
 from users import audit
 from users.iam import aws_session, rate_limit
+from users.iam.access_advisor import AccessAdvisorVerbs
+from users.iam.account_verbs import AccountVerbs
 from users.iam.aws_session import CREDENTIAL_ERRORS
 from users.iam.counter import CALLS
 from users.iam.errors import (
@@ -76,6 +78,8 @@ from users.iam.types import (
 from users.models import AuditEvent
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from django.contrib.auth.models import User
     from mypy_boto3_iam import IAMClient
 
@@ -89,12 +93,14 @@ MUTATING = frozenset(
     CreateLoginProfile UpdateLoginProfile DeleteLoginProfile
     CreateAccessKey UpdateAccessKey DeleteAccessKey
     UploadSSHPublicKey UpdateSSHPublicKey UpdateSigningCertificate UpdateServiceSpecificCredential
+    UploadSigningCertificate
     DeleteSSHPublicKey DeleteSigningCertificate DeleteServiceSpecificCredential
-    CreateVirtualMFADevice EnableMFADevice DeactivateMFADevice DeleteVirtualMFADevice
+    CreateVirtualMFADevice EnableMFADevice DeactivateMFADevice DeleteVirtualMFADevice ResyncMFADevice
+    CreateServiceSpecificCredential ResetServiceSpecificCredential
     AttachUserPolicy DetachUserPolicy PutUserPolicy DeleteUserPolicy
     CreateGroup AddUserToGroup RemoveUserFromGroup AttachGroupPolicy
     DeleteGroup DetachGroupPolicy DeleteGroupPolicy
-    UpdateAccountPasswordPolicy DeleteAccountPasswordPolicy CreateAccountAlias
+    UpdateAccountPasswordPolicy DeleteAccountPasswordPolicy CreateAccountAlias DeleteAccountAlias
     """.split()
 )
 SECRET_PARAMETERS = frozenset({"Password", "NewPassword", "OldPassword", "AuthenticationCode1", "AuthenticationCode2"})
@@ -219,10 +225,16 @@ def _tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
     return [{"Key": key, "Value": value} for key, value in tags.items()]
 
 
+def _account_info_key() -> str:
+    """The cache key of `cached_account_info`: per endpoint and role, as `_cache_key` (":2":
+    since it holds the caller's ARN)."""
+    return f"account-info:2:{settings.IAM_ENDPOINT_URL}:{settings.IAM_ASSUME_ROLE_ARN}"
+
+
 # --- The gateway ---------------------------------------------------------------------------
 
 
-class IamGateway(SecurityCredentialVerbs):
+class IamGateway(SecurityCredentialVerbs, AccountVerbs, AccessAdvisorVerbs):
     """IAM operations for the console. Every mutating call is audited under `operator`."""
 
     def __init__(
@@ -372,6 +384,10 @@ class IamGateway(SecurityCredentialVerbs):
             }
             if operation == "CreateAccessKey":
                 parameters["AccessKeyId"] = result["AccessKey"]["AccessKeyId"]  # never the secret
+            elif operation == "CreateServiceSpecificCredential":  # the id, never the password
+                parameters["ServiceSpecificCredentialId"] = result["ServiceSpecificCredential"][
+                    "ServiceSpecificCredentialId"
+                ]
         row = audit.event(
             operator=self.operator, action=operation, target=str(target), parameters=parameters, **outcome
         )
@@ -391,17 +407,23 @@ class IamGateway(SecurityCredentialVerbs):
     def cached_account_info(self) -> AccountInfo:
         """`account_info()`, cached for ACCOUNT_CACHE_SECONDS per endpoint: it changes rarely,
         and every page's frame shows it."""
-        # ":2": since it holds the caller's ARN; per role, as `_cache_key`.
-        key = f"account-info:2:{settings.IAM_ENDPOINT_URL}:{settings.IAM_ASSUME_ROLE_ARN}"
-        info: AccountInfo | None = cache.get(key)
+        info = self.account_info_if_cached()
         if info is None:
             info = self.account_info()
-            cache.set(key, info, ACCOUNT_CACHE_SECONDS)
+            cache.set(_account_info_key(), info, ACCOUNT_CACHE_SECONDS)
         return info
 
-    def create_account_alias(self, alias: str) -> None:
-        """Set the account alias (an account has at most one)."""
-        self._call("CreateAccountAlias", AccountAlias=alias)
+    @staticmethod
+    def account_info_if_cached() -> AccountInfo | None:
+        """The cached `account_info()`, without calling IAM: for error pages, whose frame must
+        not wait on what may be failing."""
+        info: AccountInfo | None = cache.get(_account_info_key())
+        return info
+
+    @staticmethod
+    def forget_account_info() -> None:
+        """Drop the cached `account_info()` (the alias changed: users/iam/account_verbs.py)."""
+        cache.delete(_account_info_key())
 
     def get_password_policy(self) -> PasswordPolicy:
         """The account password policy, or IAM's default (`is_default`) when none is set."""
@@ -509,12 +531,17 @@ class IamGateway(SecurityCredentialVerbs):
         return self._cached("credential-report", self._read_credential_report, fresh=fresh)
 
     def _read_credential_report(self) -> CredentialReport:
+        return parse_credential_report(*self.credential_report_csv())
+
+    def credential_report_csv(self) -> tuple[bytes, datetime]:
+        """IAM's credential report as IAM wrote it, its CSV bytes, and when IAM generated it;
+        never cached. Generated and waited for as `credential_report`'s. Read-only."""
         for attempt in range(REPORT_POLLS):
             if attempt:
                 time.sleep(REPORT_POLL_SECONDS)
             if self._call("GenerateCredentialReport")["State"] == "COMPLETE":
                 response = self._call("GetCredentialReport")
-                return parse_credential_report(response["Content"], response["GeneratedTime"])
+                return response["Content"], as_utc(response["GeneratedTime"])
         message = "IAM is still generating the credential report."
         raise CredentialReportNotReady("ReportInProgress", message, operation="GenerateCredentialReport")
 

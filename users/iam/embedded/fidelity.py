@@ -5,11 +5,14 @@ The extensions: permissions boundaries on users (CreateUser, Put/DeleteUserPermi
 GetUser), CreateLoginProfile's PasswordResetRequired, UpdateLoginProfile changing only what it
 names, service-linked roles' policies refused to users and groups, user and group names
 unique regardless of case, DeleteGroup refused while the group has members or policies,
-service-specific credentials (users/iam/embedded/credentials.py), a credential report as IAM
-writes it (users/iam/embedded/report.py), and GetAccountAuthorizationDetails answering whole
-while other requests create users (moto serialised live views of its dicts). Lookups (GetUser
-and the rest) stay exact-match as in moto: the console only ever looks users up by the name IAM
-gave back, so it never depends on IAM's case-insensitive lookup.
+service-specific credentials (users/iam/embedded/credentials.py), ResyncMFADevice checking the
+codes against the device's seed (users/iam/embedded/mfa.py), a credential report as IAM
+writes it (users/iam/embedded/report.py), service last accessed data
+(users/iam/embedded/access_advisor.py), DuplicateSSHPublicKey (users/iam/embedded/ssh_keys.py),
+and GetAccountAuthorizationDetails answering whole while other requests create users (moto
+serialised live views of its dicts). Lookups (GetUser and the rest) stay exact-match as in
+moto: the console only ever looks users up by the name IAM gave back, so it never depends on
+IAM's case-insensitive lookup.
 """
 
 from __future__ import annotations
@@ -33,8 +36,11 @@ from moto.iam.exceptions import (
 from moto.iam.models import Group, IAMBackend, User, iam_backends
 from moto.iam.responses import IamResponse
 
+from users.iam.embedded import access_advisor as embedded_access_advisor
 from users.iam.embedded import credentials as embedded_credentials
+from users.iam.embedded import mfa as embedded_mfa
 from users.iam.embedded import report as embedded_report
+from users.iam.embedded import ssh_keys as embedded_ssh_keys
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -297,7 +303,10 @@ def apply_moto_extensions() -> None:
     IamResponse.put_user_permissions_boundary = _respond_put_user_permissions_boundary  # type: ignore[attr-defined]
     IamResponse.delete_user_permissions_boundary = _respond_delete_user_permissions_boundary  # type: ignore[attr-defined]
     embedded_credentials.install()
+    embedded_mfa.install()
     embedded_report.install()
+    embedded_ssh_keys.install()
+    embedded_access_advisor.install()
     # ListUsers, like ListRoles, leaves the boundary out of its items.
     transformers = IamResponse.RESPONSE_KEY_PATH_TO_TRANSFORMER
     transformers["ListUsersResponse.Users.User.PermissionsBoundary"] = never_return
