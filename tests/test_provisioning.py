@@ -358,7 +358,10 @@ def test_it_refuses_to_touch_a_user_it_did_not_create(
     assert sum(mutating(calls.by_operation).values()) == 1  # the refused CreateUser
     error = progress.failed["CreateUser"]
     assert isinstance(error, EntityAlreadyExists)
-    assert str(error) == "A user named carol already exists (not created by this job)."
+    assert (
+        str(error)
+        == "A user named carol already exists (not created by this job). Choose another name and add this user again."
+    )
     assert progress.done == {}
     assert iam.get_login_profile("carol") is None and iam.list_groups_for_user("carol") == []
     assert dict(iam.get_user("carol").tags) == tags
@@ -373,7 +376,9 @@ def test_it_treats_a_name_differing_only_in_case_as_a_conflict(iam: IamGateway) 
         assert run(iam, plan, progress, MemoryVault()) is False
 
     assert mutating(calls.by_operation) == Counter({"CreateUser": 1})
-    message = "A user named Alice already exists (not created by this job)."
+    message = (
+        "A user named Alice already exists (not created by this job). Choose another name and add this user again."
+    )
     assert str(progress.failed["CreateUser"]) == message
     assert iam.get_login_profile("alice") is None and iam.list_access_keys("alice") == []
 

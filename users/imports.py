@@ -1,7 +1,7 @@
 """Bulk import: a CSV of users, a dry run, then one job (users/jobs.py) on confirmation.
 
     upload = dry_run(file, file_name=..., operator=..., gateway=...)  # validates, no IAM write
-    job = confirm(upload, operator=..., session=request.session)     # starts the job, once
+    job = confirm(upload, operator=..., session=request.session)     # checks names again, starts the job, once
 
 The dry run checks every row before any IAM change, with the wizard's validators and quotas,
 plus what only a file can get wrong: duplicates within the file (case-insensitively), users
@@ -37,6 +37,7 @@ from django.contrib.auth.models import User
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from users import jobs
@@ -438,6 +439,7 @@ def confirm(upload: UserImport, *, operator: User, session: SessionBase | None) 
         raise NotConfirmable("Fix the rows with errors and upload the file again: nothing was created.")
     if is_expired(upload):
         raise NotConfirmable("This dry run is more than an hour old and IAM may have changed. Upload the file again.")
+    _refuse_changes_since_dry_run(upload, IamGateway.from_settings(operator=operator))
     with transaction.atomic():
         # The conditional update is the lock (on SQLite too): a concurrent confirmation waits
         # here until this transaction ends, then updates nothing and returns our job.
@@ -455,3 +457,44 @@ def confirm(upload: UserImport, *, operator: User, session: SessionBase | None) 
         UserImport.objects.filter(pk=upload.pk).update(job=job)
     upload.job = job
     return job
+
+
+def _refuse_changes_since_dry_run(upload: UserImport, gateway: IamGateway) -> None:
+    """Read the users again (one fresh read of the index, whatever the number of rows) and raise
+    NotConfirmable if the dry run no longer holds: the rows whose name a user made since has
+    taken become rows with errors, and a quota now passed becomes the file's error."""
+    users = {user.name.casefold(): user.name for user in gateway.user_index(fresh=True)}
+    taken = [
+        row for row in upload.rows.filter(is_valid=True).only("id", "user_name") if row.user_name.casefold() in users
+    ]
+    ready = upload.rows_total - upload.rows_invalid - len(taken)
+    over_quota = len(users) + ready > MAX_USERS_PER_ACCOUNT
+    if not (taken or over_quota):
+        return
+    for row in taken:
+        message = f"A user named {users[row.user_name.casefold()]} already exists (created after the dry run)."
+        row.is_valid, row.plan, row.errors = False, None, [{"column": "user_name", "message": message}]
+    quota = (
+        f"The account has {len(users):,} users: {ready:,} more would pass IAM's quota of "
+        f"{MAX_USERS_PER_ACCOUNT:,} users per account."
+    )
+    with transaction.atomic():
+        # Unless a concurrent confirmation started the job meanwhile: these may be its users.
+        changed = UserImport.objects.filter(pk=upload.pk, confirmed_at__isnull=True).update(
+            rows_invalid=F("rows_invalid") + len(taken), errors=[quota] if over_quota else []
+        )
+        if not changed:
+            return
+        ImportRow.objects.bulk_update(taken, ["is_valid", "plan", "errors"], batch_size=SAVE_BATCH)
+    upload.refresh_from_db()
+    reasons = [quota] if over_quota else []
+    if taken:
+        names = f"{len(taken):,} user name{'s' if len(taken) != 1 else ''}"
+        reasons.insert(
+            0, f"{names} of this file {'is' if len(taken) == 1 else 'are'} now taken: see the rows with errors."
+        )
+    raise NotConfirmable(
+        "IAM changed since the dry run, so nothing was created. "
+        + " ".join(reasons)
+        + " Fix the file and upload it again."
+    )

@@ -24,7 +24,9 @@ checks the operator, the views check the session.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,18 +34,19 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.contrib.sessions.backends.base import SessionBase
-from django.db import transaction
-from django.db.models import Count, Q
+from django.db import connection, transaction
+from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 from kombu.exceptions import OperationalError
 
+from iamconsole.cache_outage import tolerant_cache
 from users import audit, credentials, job_items, retrievals, tasks
 from users.exports import CredentialRow, sign_in_email_link
 from users.iam.errors import ReadOnlyConsole
 from users.iam.gateway import IamGateway
-from users.models import Job, JobItem
-from users.provisioning import UserPlan
+from users.models import NOTICE_PENDING, Job, JobItem
+from users.provisioning import NAME_TAKEN, UserPlan
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +58,8 @@ JOB_CREDENTIALS = "job-credentials"  # the kind of secret in the audit rows of a
 BULK_BATCH = 500  # rows per INSERT when a job is created
 
 Status = JobItem.Status
+# A failed item whose name is another user's cannot succeed: Retry leaves it alone.
+NAME_TAKEN_ITEM = Q(status=Status.FAILED, error_code=NAME_TAKEN)
 
 
 class JobQueueUnavailable(Exception):
@@ -123,6 +128,7 @@ def start_job(
         raise
     if session is not None:
         bind_to_session(session, job)
+    expect_notice(operator.pk)
     return job
 
 
@@ -152,11 +158,13 @@ def check_queue() -> None:
 
 
 def retry_failed(job: Job) -> int:
-    """Queue the job's FAILED items again; each resumes at its failed step. Reopens the
-    credentials page for the secrets the retry creates. The number of items queued."""
+    """Queue the job's FAILED items again, but those whose name is taken by a user the job did
+    not create (`NAME_TAKEN_ITEM`); each resumes at its failed step. Reopens the credentials
+    page for the secrets the retry creates. The number of items queued."""
     check_queue()
     with transaction.atomic():
-        ids = list(job.items.select_for_update().filter(status=Status.FAILED).values_list("id", flat=True))
+        failed = job.items.select_for_update().filter(status=Status.FAILED).exclude(NAME_TAKEN_ITEM)
+        ids = list(failed.values_list("id", flat=True))
         if ids:
             JobItem.objects.filter(id__in=ids).update(
                 status=Status.QUEUED, error_code="", error_message="", finished_at=None
@@ -186,10 +194,16 @@ class JobCounts:
     done: int = 0
     failed: int = 0
     cancelled: int = 0
+    name_taken: int = 0  # of the failed: names of users this job did not create (NAME_TAKEN_ITEM)
 
     @property
     def total(self) -> int:
         return self.queued + self.running + self.done + self.failed + self.cancelled
+
+    @property
+    def retryable(self) -> int:
+        """The failed items Retry queues again (`retry_failed`)."""
+        return self.failed - self.name_taken
 
     @property
     def processed(self) -> int:
@@ -223,9 +237,10 @@ class JobCounts:
 
 
 def job_counts(job: Job) -> JobCounts:
-    """The job's items by status, in one query."""
-    rows = job.items.order_by().values("status").annotate(n=Count("id"))
-    return JobCounts(**{row["status"]: row["n"] for row in rows})
+    """The job's items by status, and how many failed on a taken name, in one query."""
+    rows = job.items.order_by().values("status").annotate(n=Count("id"), taken=Count("id", filter=NAME_TAKEN_ITEM))
+    taken = sum(row["taken"] for row in rows)
+    return JobCounts(**{row["status"]: row["n"] for row in rows}, name_taken=taken)
 
 
 def credentials_expire_at(job: Job) -> datetime | None:
@@ -367,3 +382,88 @@ def _email_link(job: Job, plan: UserPlan) -> str | None:
         )
     except ValueError:  # not a 12-digit account id: no link rather than a wrong one
         return None
+
+
+# --- Reading a job's progress at one moment ---------------------------------------------------
+
+
+@contextmanager
+def one_snapshot() -> Iterator[None]:
+    """Reads that all see the database at one moment, so that a page's counts, bar, badges and
+    steps agree while workers write: a repeatable-read transaction on PostgreSQL (whose
+    default, read committed, gives each query its own moment); SQLite's transactions already
+    read one. Inside an enclosing transaction (tests), that one's isolation applies."""
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():
+        if outermost and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
+
+
+# --- The top bar's notice of a finished job -------------------------------------------------
+# A page's top bar tells its operator of their jobs that finished since they last looked, once.
+# Operators with none are remembered in the cache, so their pages make no query for it.
+
+QUIET_KEY = "job-notices-quiet:{operator_id}"
+# How long an operator is taken as having no job to be told of without asking the database: a
+# job started meanwhile forgets it at once (`expect_notice`); this bounds a lost forgetting.
+QUIET_SECONDS = 600
+
+
+@dataclass(frozen=True, slots=True)
+class FinishedJobNotice:
+    job_id: uuid.UUID
+    source: str
+    file_name: str
+    counts: JobCounts
+
+    @property
+    def text(self) -> str:
+        """E.g. "Import of 50 users (staff.csv) finished: 48 created, 2 failed"."""
+        users = f"{self.counts.total} user{'s' if self.counts.total != 1 else ''}"
+        what = f"Import of {users} ({self.file_name})" if self.file_name else f"Add user ({users})"
+        outcome = [f"{self.counts.done} created"]
+        outcome += [f"{self.counts.failed} failed"] if self.counts.failed else []
+        outcome += [f"{self.counts.cancelled} cancelled"] if self.counts.cancelled else []
+        return f"{what} finished: {', '.join(outcome)}"
+
+
+def expect_notice(operator_id: int) -> None:
+    """The operator has a job running: ask the database again on their next page."""
+    tolerant_cache.delete(QUIET_KEY.format(operator_id=operator_id))
+
+
+def take_finished_job_notices(operator_id: int, *, current_job: str | None = None) -> list[FinishedJobNotice]:
+    """The operator's jobs that finished since they were last told, each marked as told (so
+    shown once), oldest first; `current_job`, the job whose page is shown, is marked and left
+    out. One indexed query (job_notice_pending) while a job runs; none when the cache says
+    there is nothing to tell."""
+    quiet = QUIET_KEY.format(operator_id=operator_id)
+    if tolerant_cache.get(quiet):
+        return []
+    pending = list(
+        Job.objects.filter(NOTICE_PENDING, operator_id=operator_id)
+        .order_by("finished_at")
+        .values_list("id", "finished_at", "source", "source_import__file_name")
+    )
+    if not pending:
+        tolerant_cache.set(quiet, True, QUIET_SECONDS)
+        return []
+    finished = [(job_id, source, file_name) for job_id, finished_at, source, file_name in pending if finished_at]
+    if not finished:
+        return []
+    ids = [job_id for job_id, _, _ in finished]
+    # The finished_at it was told of, not the clock's time: a retry that finishes later is new.
+    Job.objects.filter(pk__in=ids, finished_at__isnull=False).update(notified_finished_at=F("finished_at"))
+    shown = [row for row in finished if str(row[0]) != current_job]
+    if not shown:
+        return []
+    by_job: dict[uuid.UUID, dict[str, int]] = {}
+    rows = JobItem.objects.filter(job_id__in=[row[0] for row in shown]).order_by().values("job_id", "status")
+    for row in rows.annotate(n=Count("id")):
+        by_job.setdefault(row["job_id"], {})[row["status"]] = row["n"]
+    return [
+        FinishedJobNotice(job_id, source, file_name or "", JobCounts(**by_job.get(job_id, {})))
+        for job_id, source, file_name in shown
+    ]

@@ -77,6 +77,14 @@ class AuditEvent(models.Model):
         raise ImmutableAuditEvent("audit events cannot be deleted")
 
 
+# A job its operator has not been told has finished: still running, or finished since.
+NOTICE_PENDING = (
+    models.Q(finished_at__isnull=True)
+    | models.Q(notified_finished_at__isnull=True)
+    | models.Q(notified_finished_at__lt=models.F("finished_at"))
+)
+
+
 class Job(models.Model):
     """A batch of users to create: one pass of the Add-user wizard or one bulk import.
 
@@ -99,9 +107,14 @@ class Job(models.Model):
     sign_in_url = models.URLField(max_length=300, blank=True)
     # When the operator pressed Close on the credentials page (secrets then deleted).
     credentials_closed_at = models.DateTimeField(null=True, blank=True)
+    # The `finished_at` its operator has been told of (the top bar's notice, or the job's own
+    # page): a job retried and finished again is told of again.
+    notified_finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
+        # The jobs a page's top bar may have to tell their operator of (users/jobs.py).
+        indexes = [models.Index(fields=["operator"], condition=NOTICE_PENDING, name="job_notice_pending")]
 
     def __str__(self) -> str:
         return f"{self.get_source_display()} {self.id} ({self.created_at:%Y-%m-%d %H:%M})"

@@ -19,11 +19,12 @@ pre-checks):
 Failures are never rolled back (RELIABILITY.md §2.7): `provision_user` records the failed step
 and stops, and a later call resumes at that step. Failures we decide ourselves rather than IAM:
 
-- a user of that name that this job did not create: `EntityAlreadyExists` with the message
-  "A user named X already exists (not created by this job)." A user is this job's when it
-  carries the job item's CREATED_BY_TAG: tags are created with the user, atomically, so the
-  tag proves it whatever happened in between (a lost response, a killed worker, another job
-  creating the same name at the same moment);
+- a user of that name that this job did not create: `EntityAlreadyExists` (NAME_TAKEN) with
+  the message "A user named X already exists (not created by this job). Choose another name
+  …". A user is this job's when it carries the job item's CREATED_BY_TAG: tags are created with
+  the user, atomically, so the tag proves it whatever happened in between (a lost response, a
+  killed worker, another job creating the same name at the same moment). A retry cannot repair
+  that failure, so the job does not offer one (users/jobs.py);
 - a custom password the one-time store no longer holds: `ProvisioningError`, code
   "CredentialsExpired".
 """
@@ -58,6 +59,8 @@ from users.validators import CONSOLE_TAG_PREFIX
 CHANGE_PASSWORD_POLICY_ARN = "arn:aws:iam::aws:policy/IAMUserChangePassword"
 # Errors the Celery task retries with backoff; provision_user records them and re-raises.
 RETRYABLE = (Throttled, ServiceFailure, ConcurrentModification, IamUnavailable)
+# The error code of a user name taken by a user this job did not create: no retry repairs it.
+NAME_TAKEN = "EntityAlreadyExists"
 # The tag CreateUser puts on each user, valued with the job item that creates it.
 CREATED_BY_TAG = f"{CONSOLE_TAG_PREFIX}created-by"
 # Waits between in-process attempts of CreateAccessKey that IAM throttled (it did not run them,
@@ -325,8 +328,9 @@ class _Run:
         except EntityAlreadyExists as error:
             if not self._created_by_us():
                 raise EntityAlreadyExists(
-                    error.code,
-                    f"A user named {plan.user_name} already exists (not created by this job).",
+                    NAME_TAKEN,
+                    f"A user named {plan.user_name} already exists (not created by this job). "
+                    "Choose another name and add this user again.",
                     request_id=error.request_id,
                     operation=error.operation,
                     http_status=error.http_status,

@@ -65,9 +65,19 @@ class DetailsForm(forms.Form):
         help_text="User must create a new password at next sign-in",
     )
 
-    def __init__(self, *args: Any, existing_names: Collection[str], password_policy: PasswordPolicy, **kwargs: Any):
+    def __init__(
+        self,
+        *args: Any,
+        existing_names: Collection[str],
+        password_policy: PasswordPolicy,
+        in_iam: Callable[[str], bool] | None = None,
+        **kwargs: Any,
+    ):
+        """`existing_names`: the users index (cached, so up to a minute old); `in_iam`, when
+        given, asks IAM itself about each name the index does not show (Review and Create)."""
         super().__init__(*args, **kwargs)
         self.existing_names = {name.casefold() for name in existing_names}
+        self.in_iam = in_iam
         self.password_policy = password_policy
         self.password_requirements = password_requirements(password_policy)
         names = {
@@ -89,7 +99,7 @@ class DetailsForm(forms.Form):
                 continue
             if not is_valid_user_name(name):
                 self.add_error(field, USER_NAME_MESSAGE)
-            elif name.casefold() in self.existing_names:
+            elif name.casefold() in self.existing_names or (self.in_iam and self.in_iam(name)):
                 self.add_error(field, "A user with this name already exists. User names are not case sensitive.")
             elif name in duplicates:
                 self.add_error(field, "This user name is entered more than once (user names are not case sensitive).")

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -36,6 +36,9 @@ JOBS_PER_PAGE = 25
 # Up to this many users, the Success page shows each one's secrets; beyond, it says how many
 # are waiting and offers the CSV (a page of 5,000 passwords helps nobody).
 INLINE_CREDENTIALS_MAX = 25
+# The progress JSON's short names of the statuses (their first letters differ).
+STATUS_LETTERS = {status[0]: status for status in JobItem.Status.values}
+NAMED_USERS = 3  # the job list names a job's first users, then says how many more
 
 
 def _job_for(request: HttpRequest, job_id: uuid.UUID) -> Job:
@@ -49,23 +52,35 @@ def _gone(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def job_list(request: HttpRequest) -> HttpResponse:
-    """The operator's jobs, newest first, with their counts (one query a page)."""
+    """The operator's jobs, newest first, with their counts, where they came from (the wizard or
+    an import's file) and their first users: the same three queries (the count, the jobs, their
+    first users) however many jobs the page has."""
     counts = {status: Count("items", filter=Q(items__status=status)) for status in JobItem.Status.values}
     rows = (
-        Job.objects.filter(operator_id=request.user.pk).annotate(total=Count("items"), **counts).order_by("-created_at")
+        Job.objects.filter(operator_id=request.user.pk)
+        .annotate(total=Count("items"), file_name=F("source_import__file_name"), **counts)
+        .order_by("-created_at")
     )
     page = Paginator(rows, JOBS_PER_PAGE).get_page(request.GET.get("page"))
-    return render(request, "users/jobs/list.html", {"page": page})
+    names: dict[uuid.UUID, list[str]] = {}
+    first = JobItem.objects.filter(job_id__in=[job.pk for job in page], position__lt=NAMED_USERS)
+    for job_id, user_name in first.order_by("job_id", "position").values_list("job_id", "user_name"):
+        names.setdefault(job_id, []).append(user_name)
+    jobs_named = [(job, ", ".join(names.get(job.pk, [])), max(0, cast(Any, job).total - NAMED_USERS)) for job in page]
+    return render(request, "users/jobs/list.html", {"page": page, "jobs": jobs_named})
 
 
 @require_GET
 @never_cache
 def job_detail(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     job = _job_for(request, job_id)
-    counts = jobs.job_counts(job)
+    with jobs.one_snapshot():
+        counts = jobs.job_counts(job)
+        page = _items_page(job, request)
+        items = [(item, _step_rows(item)) for item in page]
+    if not counts.is_finished:
+        jobs.expect_notice(job.operator_id)  # the top bar tells of it if it ends while they are elsewhere
     status = request.GET.get("status", "")
-    page = _items_page(job, request)
-    items = [(item, _step_rows(item)) for item in page]
     readable = not job.credentials_closed_at and jobs.is_bound_to_session(request.session, job)
     has_credentials = (
         readable
@@ -92,13 +107,46 @@ def job_detail(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
 @require_GET
 @never_cache
 def job_progress(request: HttpRequest, job_id: uuid.UUID) -> JsonResponse:
-    """The counts, and the status of the items on the page the browser shows (same query)."""
+    """The counts, and the status of the items on the page the browser shows, read at one moment
+    so that they agree. Polled every second by every operator watching a job, so it reads each
+    item's id and status only, and the steps (the `row`) of just the items whose status is not
+    the one the browser shows (`?known=<id><its status's first letter>,...`): a row's badge
+    and steps then change together."""
     job = _job_for(request, job_id)
-    data: dict[str, Any] = jobs.job_counts(job).as_dict()
-    # Not each item's plan and steps; its job, which the related manager sets on each item.
-    page = _items_page(job, request, only=("id", "status", "job"))
-    data["items"] = [{"id": item.pk, "status": item.status, "label": item.get_status_display()} for item in page]
+    known = _known_statuses(request.GET.get("known", ""))
+    with jobs.one_snapshot():
+        data: dict[str, Any] = jobs.job_counts(job).as_dict()
+        # Not each item's plan and steps; its job, which the related manager sets on each item.
+        page = _items_page(job, request, only=("id", "status", "job"))
+        data["items"] = [{"id": item.pk, "status": item.status, "label": item.get_status_display()} for item in page]
+        changed = [item["id"] for item in data["items"] if known.get(item["id"], item["status"]) != item["status"]]
+        rows = {item.pk: _item_row(item) for item in job.items.filter(pk__in=changed)} if changed else {}
+    for item in data["items"]:
+        if item["id"] in rows:
+            item["row"] = rows[item["id"]]
     return JsonResponse(data)
+
+
+def _known_statuses(value: str) -> dict[int, str]:
+    """`?known=12q,13d` as {12: "queued", 13: "done"}; what is not understood is left out."""
+    known = {}
+    for token in value.split(",")[:ITEMS_PER_PAGE]:
+        number, letter = token[:-1], token[-1:]
+        if number.isascii() and number.isdigit() and letter in STATUS_LETTERS:
+            known[int(number)] = STATUS_LETTERS[letter]
+    return known
+
+
+def _item_row(item: JobItem) -> dict[str, Any]:
+    """What a row of the job page shows beyond its badge, for static/js/job_progress.js."""
+    return {
+        "started": bool(item.steps),
+        "steps": _step_rows(item),
+        "error_code": item.error_code,
+        "error_message": item.error_message,
+        "seconds": item.seconds,
+        "attempts": item.attempts,
+    }
 
 
 def _items_page(job: Job, request: HttpRequest, *, only: tuple[str, ...] = ()) -> Any:
