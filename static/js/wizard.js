@@ -14,6 +14,22 @@
     setTimeout(() => $$("button[type=submit]", form).forEach((b) => { b.disabled = true; }), 0);
   });
 
+  // Enter in a field submits with the form's last button (Next), or in the Create group dialog
+  // with the dialog's. The browser would use the first submit button, the dialog's even while
+  // it is closed (Enter on a group's checkbox created the group typed in it earlier), or
+  // Previous. Enter in a search box submits nothing (the boxes search on Enter themselves).
+  form.addEventListener("keydown", (event) => {
+    const field = event.target;
+    if (event.key !== "Enter" || event.defaultPrevented || field.tagName !== "INPUT") return;
+    if (["submit", "button", "reset", "image", "file"].includes(field.type)) return;
+    event.preventDefault();
+    if (field.type === "search") return;
+    const dialog = field.closest(".modal");
+    const buttons = $$("button[type=submit]", dialog || form).filter((b) => dialog || !b.closest(".modal"));
+    const button = buttons[buttons.length - 1];
+    if (button && !button.disabled) button.click();
+  });
+
   // Step 1: more user names, and the console password options.
   const extras = $$(".js-extra");
   extras.forEach((row) => show(row, false));

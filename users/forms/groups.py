@@ -144,8 +144,14 @@ class DeleteGroupsForm(forms.Form):
         return value
 
 
+NEW_GROUP_PREFIX = "new_group"  # the Create group dialog's fields, in a form of their own
+
+
 class NewGroupForm(forms.Form):
-    """The Create group dialog of step 2: a group name and up to 10 policies."""
+    """Create group, on its page and as the dialog of wizard step 2 and of Add permissions
+    (`NEW_GROUP_PREFIX`): a group name and up to 10 policies."""
+
+    DUPLICATE_MESSAGE = "A group with this name already exists. Group names are not case sensitive."
 
     name = forms.CharField(label="Group name", max_length=None)
     policies = PoliciesField(required=False, widget=forms.CheckboxSelectMultiple)
@@ -164,7 +170,7 @@ class NewGroupForm(forms.Form):
         name: str = self.cleaned_data["name"]
         validate_group_name(name)
         if name.casefold() in self.existing_groups:
-            raise forms.ValidationError("A group with this name already exists. Group names are not case sensitive.")
+            raise forms.ValidationError(self.DUPLICATE_MESSAGE)
         return name
 
     def clean_policies(self) -> list[str]:

@@ -5,10 +5,12 @@ policy (users/policy_documents.py) and Set permissions boundary."""
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
+from functools import cached_property
 from typing import Any, cast
 
 from django import forms
 
+from users.forms.policy_picker import PolicyPicker
 from users.forms.wizard import PermissionsForm
 from users.iam.errors import NoSuchEntity
 from users.iam.types import Policy
@@ -173,18 +175,23 @@ class InlinePolicyForm(forms.Form):
 
 
 class BoundaryForm(forms.Form):
-    """Set or change the permissions boundary: a managed policy, by name or ARN."""
+    """Set or change the permissions boundary: one managed policy, chosen in a picker of the
+    attachable ones (its ARN), or given by name or ARN."""
 
     policy = forms.CharField(
         label="Permissions boundary policy",
         max_length=2048,
-        help_text="Type to search, then choose a managed policy; or enter its name or ARN.",
+        help_text="Search by name or filter by Type, then choose one managed policy.",
         error_messages={"required": "Choose the policy to use as the permissions boundary."},
     )
 
     def __init__(self, *args: Any, policies: list[Policy], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.policies = policies
+
+    @cached_property
+    def policy_picker(self) -> PolicyPicker:
+        return PolicyPicker(self["policy"], [policy for policy in self.policies if policy.is_attachable])
 
     def clean_policy(self) -> Policy:
         value = self.cleaned_data["policy"]

@@ -11,19 +11,20 @@ from functools import partial
 from typing import Any
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from users import user_details
+from users.forms.groups import NEW_GROUP_PREFIX, NewGroupForm
 from users.forms.permissions import AddPermissionsForm, BoundaryForm, InlinePolicyForm
 from users.iam.errors import IamError, LimitExceeded, MalformedPolicyDocument
 from users.iam.gateway import IamGateway
 from users.iam.types import GroupSummary, Policy
 from users.provisioning import UserPlan, copy_permissions
 from users.user_details import PermissionRow, UserDetails
-from users.views.shortcuts import changes_iam, gateway_for, read_user
+from users.views.shortcuts import changes_iam, create_group_from_dialog, gateway_for, read_user
 
 
 def _view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -94,19 +95,27 @@ def _remove(request: HttpRequest, gateway: IamGateway, name: str, row: Permissio
 # --- Add permissions: options, then Review ----------------------------------------------------
 
 
+ADD_PREFIX = "add"
+
+
 def _plan_key(name: str) -> str:
     return f"add-permissions:{name}"
 
 
-def _add_form(request: HttpRequest, gateway: IamGateway, details: UserDetails) -> AddPermissionsForm:
+def _add_form(
+    gateway: IamGateway,
+    details: UserDetails,
+    *,
+    data: QueryDict | None = None,
+    initial: dict[str, Any] | None = None,
+) -> AddPermissionsForm:
     name = details.user.name
     member_of = {group.name for group in details.groups}
     attached = {policy.arn for policy in gateway.list_attached_user_policies(name)}
-    saved = request.session.get(_plan_key(name)) if "back" in request.GET else None
     return AddPermissionsForm(
-        request.POST if request.method == "POST" else None,
-        prefix="add",
-        initial=saved["choices"] if saved else None,
+        data,
+        prefix=ADD_PREFIX,
+        initial=initial,
         user_name=name,
         member_of=member_of,
         attached=attached,
@@ -125,7 +134,15 @@ def permissions_add(request: HttpRequest, name: str) -> HttpResponse:
     the Review (`?back` shows the choices it was made from)."""
     gateway = gateway_for(request)
     details = read_user(gateway, name)
-    form = _add_form(request, gateway, details)
+    if request.method == "POST" and "create_group" in request.POST:
+        return _create_group(request, gateway, details)
+    saved = request.session.get(_plan_key(name)) if "back" in request.GET else None
+    form = _add_form(
+        gateway,
+        details,
+        data=request.POST if request.method == "POST" else None,
+        initial=saved["choices"] if saved else None,
+    )
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
         choices = {key: data[key] for key in ("option", "groups", "policies", "copy_from")}
@@ -135,8 +152,25 @@ def permissions_add(request: HttpRequest, name: str) -> HttpResponse:
             "choices": choices,
         }
         return redirect("users:permissions_add_review", name)
-    context = {"iam_user": details.user, "form": form}
+    new_group = NewGroupForm(prefix=NEW_GROUP_PREFIX, existing_groups=(), policies=gateway.attachable_policy_index())
+    context = {"iam_user": details.user, "form": form, "new_group": new_group}
     return render(request, "users/permissions/add.html", context, status=400 if form.is_bound else 200)
+
+
+def _create_group(request: HttpRequest, gateway: IamGateway, details: UserDetails) -> HttpResponse:
+    """The Create group dialog: create it in IAM, then show the options again as they were
+    chosen, with the new group selected."""
+    new_group, created = create_group_from_dialog(request, gateway)
+    post = request.POST
+    choices = {
+        "option": "group",
+        "groups": [*post.getlist(f"{ADD_PREFIX}-groups"), *([created] if created else [])],
+        "policies": post.getlist(f"{ADD_PREFIX}-policies"),
+        "copy_from": post.get(f"{ADD_PREFIX}-copy_from"),
+    }
+    form = _add_form(gateway, details, initial=choices)
+    context = {"iam_user": details.user, "form": form, "new_group": new_group}
+    return render(request, "users/permissions/add.html", context, status=400 if new_group.errors else 200)
 
 
 @_view
@@ -241,7 +275,7 @@ def boundary_set(request: HttpRequest, name: str) -> HttpResponse:
     policies = gateway.policy_index()
     current = details.user.permissions_boundary_arn
     bound = request.method == "POST"
-    form = BoundaryForm(request.POST if bound else None, policies=policies)
+    form = BoundaryForm(request.POST if bound else None, policies=policies, initial={"policy": current})
     if bound and form.is_valid():
         policy = form.cleaned_data["policy"]
         try:
@@ -252,12 +286,7 @@ def boundary_set(request: HttpRequest, name: str) -> HttpResponse:
             messages.success(request, f"Permissions boundary {'changed' if current else 'set'} to {policy.name}.")
             return _back(name)
     by_arn = {policy.arn: policy for policy in policies}
-    context = {
-        "iam_user": details.user,
-        "form": form,
-        "policies": policies,
-        "current": _describe(current, by_arn)[0] if current else None,
-    }
+    context = {"iam_user": details.user, "form": form, "current": _describe(current, by_arn)[0] if current else None}
     return render(request, "users/permissions/boundary_set.html", context, status=400 if form.errors else 200)
 
 

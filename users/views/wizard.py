@@ -9,6 +9,9 @@ with its state in the server-side session. Two repairs the library needs here:
   would drop it.
 Creation itself is a job (users/jobs.py): `done()` plans, starts the job and redirects to
 its progress page, which moves on to the credentials once the users exist.
+User names are checked against the cached users index at step 1, and against IAM itself (one
+GetUser per name) when Review is shown and at Create: a name taken since sends the admin back
+to step 1 with the error next to its field.
 """
 
 from __future__ import annotations
@@ -28,14 +31,13 @@ from formtools.wizard.views import SessionWizardView
 
 from iamconsole import cache_outage
 from users import credentials, jobs
-from users.forms.groups import NewGroupForm
+from users.forms.groups import NEW_GROUP_PREFIX, NewGroupForm
 from users.forms.wizard import ACCESS_CONSOLE, ACCESS_PROGRAMMATIC, DetailsForm, PermissionsForm, ReviewForm, TagFormSet
-from users.iam.errors import IamError
 from users.iam.gateway import IamGateway
 from users.iam.types import PasswordPolicy, Policy
 from users.models import Job
 from users.provisioning import CHANGE_PASSWORD_POLICY_ARN, UserPlan, copy_permissions, needs_change_password_policy
-from users.views.shortcuts import operator_for, queue_unavailable
+from users.views.shortcuts import create_group_from_dialog, operator_for, queue_unavailable
 
 STEPS = [
     ("details", DetailsForm),
@@ -117,10 +119,24 @@ class AddUserWizard(SessionWizardView):  # type: ignore[misc]  # formtools has n
             policy=self.password_policy,
         )
 
+    @cached_property
+    def _in_iam(self) -> dict[str, bool]:
+        """This request's answers of IAM itself, by user name (`_user_in_iam`)."""
+        return {}
+
+    def _user_in_iam(self, name: str) -> bool:
+        """Whether IAM has this user now: one GetUser, uncached, once per name and request."""
+        if name not in self._in_iam:
+            self._in_iam[name] = self.gateway.user_exists(name)
+        return self._in_iam[name]
+
     def get_form_kwargs(self, step: str | None = None) -> dict[str, Any]:
         if step == "details":
             names = [user.name for user in self.gateway.user_index()]
-            return {"existing_names": names, "password_policy": self.password_policy}
+            # Step 1 checks the names against the cached index; Review and Create against IAM
+            # itself, for a user made elsewhere since the index was read.
+            in_iam = self._user_in_iam if self.steps.current == "review" else None
+            return {"existing_names": names, "password_policy": self.password_policy, "in_iam": in_iam}
         if step == "permissions":
             return {
                 "groups": self.gateway.group_index(),
@@ -157,27 +173,10 @@ class AddUserWizard(SessionWizardView):  # type: ignore[misc]  # formtools has n
     def _create_group(self) -> HttpResponse:
         """The Create group dialog: create it in IAM, then show step 2 again with the new
         group selected and everything else as it was."""
-        # Not `attachable_policies`: the page shown after the change reads those, with its counts.
-        policies = self.gateway.attachable_policy_index()
-        new_group = NewGroupForm(
-            self.request.POST,
-            prefix="new_group",
-            existing_groups=[group.name for group in self.gateway.group_index()],
-            policies=policies,
-        )
+        new_group, created = create_group_from_dialog(self.request, self.gateway)
         selected = self.request.POST.getlist(self.get_form_prefix() + "-groups")
-        if new_group.is_valid():
-            name = new_group.cleaned_data["name"]
-            try:
-                self.gateway.create_group(name)
-                for arn in new_group.cleaned_data["policies"]:
-                    self.gateway.attach_group_policy(name, arn)
-            except IamError as error:
-                new_group.add_error(None, f"IAM refused: {error.message or error.code}")
-            else:
-                messages.success(self.request, f"User group {name} created.")
-                selected.append(name)
-                new_group = NewGroupForm(prefix="new_group", existing_groups=(), policies=policies)
+        if created:
+            selected.append(created)
         form = self.get_form(data=self._permissions_data(selected))
         response: HttpResponse = self.render(form, new_group=new_group)
         return response
@@ -188,6 +187,30 @@ class AddUserWizard(SessionWizardView):  # type: ignore[misc]  # formtools has n
         data[self.get_form_prefix() + "-option"] = "group"
         return data
 
+    def render(self, form: Any = None, **kwargs: Any) -> HttpResponse:
+        """Review shows only user names IAM does not have: one taken since step 1 sends the
+        admin back there, with the error next to its field."""
+        if self.steps.current == "review":
+            details = self.get_form("details", data=self.storage.get_step_data("details"))
+            if not details.is_valid():
+                failure: HttpResponse = self.render_revalidation_failure("details", details)
+                return failure
+        response: HttpResponse = super().render(form, **kwargs)
+        return response
+
+    def render_done(self, form: Any, **kwargs: Any) -> HttpResponse:
+        """A repeated Create goes to the first one's job before the names are checked again:
+        that job may have created them by now."""
+        submission = self._submission_key()
+        try:
+            if cache.get(submission) is not None:
+                return self._already_submitted(submission)
+        except cache_outage.UNAVAILABLE as error:  # the lock is in Redis, with the queue: nothing done
+            cache_outage.record_outage(error)
+            return queue_unavailable(self.request)
+        response: HttpResponse = super().render_done(form, **kwargs)
+        return response
+
     def get_context_data(self, form: Any, **kwargs: Any) -> dict[str, Any]:
         context: dict[str, Any] = super().get_context_data(form=form, **kwargs)
         context["step_titles"] = STEP_TITLES
@@ -196,7 +219,7 @@ class AddUserWizard(SessionWizardView):  # type: ignore[misc]  # formtools has n
         if self.steps.current == "permissions":
             context.setdefault(
                 "new_group",
-                NewGroupForm(prefix="new_group", existing_groups=(), policies=self.attachable_policies),
+                NewGroupForm(prefix=NEW_GROUP_PREFIX, existing_groups=(), policies=self.attachable_policies),
             )
             context["change_password_arn"] = CHANGE_PASSWORD_POLICY_ARN
         if self.steps.current == "review":
@@ -223,8 +246,7 @@ class AddUserWizard(SessionWizardView):  # type: ignore[misc]  # formtools has n
     def done(self, form_list: Any, form_dict: dict[str, Any], **kwargs: Any) -> HttpResponse:
         # A double-clicked Create sends the same wizard data twice, before either request has
         # reset it: only the first starts a job, the second goes to that job's page.
-        data = json.dumps(self.storage.data, sort_keys=True, default=str)
-        submission = "add-user:" + hashlib.sha256(f"{self.request.session.session_key}:{data}".encode()).hexdigest()
+        submission = self._submission_key()
         try:
             if not cache.add(submission, "", SUBMISSION_SECONDS):
                 return self._already_submitted(submission)
@@ -251,6 +273,10 @@ class AddUserWizard(SessionWizardView):  # type: ignore[misc]  # formtools has n
         with suppress(*cache_outage.UNAVAILABLE):
             cache.set(submission, str(job.id), SUBMISSION_SECONDS)
         return redirect("users:job_detail", job_id=job.id)
+
+    def _submission_key(self) -> str:
+        data = json.dumps(self.storage.data, sort_keys=True, default=str)
+        return "add-user:" + hashlib.sha256(f"{self.request.session.session_key}:{data}".encode()).hexdigest()
 
     def _already_submitted(self, submission: str) -> HttpResponse:
         deadline = time.monotonic() + SUBMISSION_WAIT_SECONDS
