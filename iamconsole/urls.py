@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from iamconsole import error_pages
 from users.forms.sign_in import SignInForm
 from users.views.health import liveness, readiness
 from users.views.shortcuts import ends_secrets
@@ -19,3 +20,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("users.urls")),
 ]
+
+handler400 = error_pages.bad_request
+handler403 = error_pages.permission_denied
+handler404 = error_pages.page_not_found
+handler500 = error_pages.server_error

@@ -51,7 +51,7 @@ def test_it_lists_the_policies_by_name_with_their_type_and_use(iam, operator_cli
         r"<td[^>]*>Lets CI deploy</td>",
         html,
     )
-    assert re.search(r">Unused</a></td>\s*<td>Customer managed</td>\s*<td>Not used\s*</td>", html)
+    assert re.search(r">Unused</a></td>\s*<td>Customer managed</td>\s*<td>None\s*</td>", html)
     assert f'href="{DETAIL}?arn={quote(arn, safe="/")}"' in html
 
 

@@ -7,6 +7,7 @@ from django.views.generic import RedirectView
 from users.views import (
     account,
     audit,
+    certificates,
     details,
     groups,
     imports,
@@ -16,6 +17,7 @@ from users.views import (
     permissions,
     policies,
     security,
+    service_credentials,
     users,
 )
 from users.views.shortcuts import changes_iam
@@ -43,6 +45,9 @@ urlpatterns = [
     path("users/details/<str:name>/", details.user_detail, name="detail"),
     path("account/", account.account_settings, name="account_settings"),
     path("account/password-policy/", account.password_policy_edit, name="password_policy_edit"),
+    path("account/alias/", account.account_alias_edit, name="account_alias_edit"),
+    path("account/alias/delete/", account.account_alias_delete, name="account_alias_delete"),
+    path("account/credential-report.csv", account.credential_report_download, name="credential_report"),
     # Operator MFA (users/views/operator_mfa.py): the OTP step, enrolment, resetting an operator.
     path("account/mfa/", operator_mfa.mfa_status, name="mfa_status"),
     path("account/mfa/enrol/", operator_mfa.mfa_enrol, name="mfa_enrol"),
@@ -64,9 +69,40 @@ urlpatterns += [
     path(f"{_user}console-access/", security.console_access, name="console_access"),
     path(f"{_user}ssh-keys/upload/", security.ssh_key_upload, name="ssh_key_upload"),
     path(f"{_user}ssh-keys/<str:key_id>/", security.ssh_key_show, name="ssh_key_show"),
+    # X.509 signing certificates (users/views/certificates.py); the created private key shown once.
+    path(f"{_user}signing-certificates/upload/", certificates.certificate_upload, name="certificate_upload"),
+    path(f"{_user}signing-certificates/create/", certificates.certificate_create, name="certificate_create"),
+    path(
+        f"{_user}signing-certificates/retrieve/<str:retrieval_id>/",
+        certificates.certificate_retrieve,
+        name="certificate_retrieve",
+    ),
+    path(
+        f"{_user}signing-certificates/retrieve/<str:retrieval_id>/<str:file>.pem",
+        certificates.certificate_download,
+        name="certificate_download",
+    ),
+    path(
+        f"{_user}signing-certificates/retrieve/<str:retrieval_id>/done/",
+        certificates.certificate_done,
+        name="certificate_done",
+    ),
     path(f"{_user}mfa-devices/remove/", mfa.mfa_device_remove, name="mfa_device_remove"),
     path(f"{_user}mfa-devices/assign/", mfa.mfa_device_assign, name="mfa_device_assign"),
     path(f"{_user}mfa-devices/assign/<str:retrieval_id>/", mfa.mfa_device_codes, name="mfa_device_codes"),
+    path(f"{_user}mfa-devices/resync/", mfa.mfa_device_resync, name="mfa_device_resync"),
+    # HTTPS Git and Keyspaces credentials (users/views/service_credentials.py); their status and
+    # deletion are the generic views below (kind "service-credential").
+    path(
+        f"{_user}service-credentials/<str:service>/generate/",
+        service_credentials.service_credential_generate,
+        name="service_credential_generate",
+    ),
+    path(
+        f"{_user}service-credentials/<str:credential_id>/reset/",
+        service_credentials.service_credential_reset,
+        name="service_credential_reset",
+    ),
     # Activate/deactivate (and, but for access keys, delete) an access key, SSH key or certificate.
     path(
         f"{_user}credentials/<str:kind>/<str:credential_id>/status/",

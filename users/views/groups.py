@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -32,7 +32,7 @@ from users.iam.errors import EntityAlreadyExists, IamError, NoSuchEntity
 from users.iam.gateway import IamGateway
 from users.iam.types import Group, IamUser, Policy
 from users.validators import GROUP_NAME_RE
-from users.views.shortcuts import changes_iam, gateway_for
+from users.views.shortcuts import bad_request, changes_iam, gateway_for
 
 DUPLICATE_GROUP_MESSAGE = "A group with this name already exists. Group names are not case sensitive."
 # One change for `_apply`: what it changes (a user or policy name), and the IAM call.
@@ -214,7 +214,7 @@ def group_delete(request: HttpRequest) -> HttpResponse:
     try:
         names = selected_group_names(data.getlist("group"))
     except ValueError:
-        return HttpResponseBadRequest("That selection of user groups cannot be deleted.")
+        return bad_request(request, "That selection holds a name no user group could have: nothing was deleted.")
     if not names:
         messages.error(request, NO_GROUPS_SELECTED_MESSAGE)
         return redirect("users:groups")

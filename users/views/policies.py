@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlencode
 
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from users.forms.policies import PolicySearchForm
@@ -16,7 +16,7 @@ from users.iam.errors import IamError, InvalidInput, NoSuchEntity
 from users.iam.gateway import IamGateway
 from users.iam.types import Policy
 from users.validators import POLICY_ARN_RE
-from users.views.shortcuts import gateway_for
+from users.views.shortcuts import bad_request, gateway_for
 
 
 def _description(gateway: IamGateway, arn: str) -> str:
@@ -68,7 +68,7 @@ def policy_detail(request: HttpRequest) -> HttpResponse:
     ListEntitiesForPolicy."""
     arn = request.GET.get("arn", "")
     if not POLICY_ARN_RE.fullmatch(arn):
-        return HttpResponseBadRequest("That is not a managed policy ARN.")
+        return bad_request(request, "That is not the ARN of a managed policy (arn:aws:iam::…:policy/…).")
     gateway = gateway_for(request)
     try:
         policy = gateway.get_policy(arn)
@@ -105,6 +105,5 @@ def policy_search(request: HttpRequest) -> HttpResponse:
     cached policy index, so it is as fresh as the page that holds the picker."""
     form = PickerSearchForm(request.GET)
     if not form.is_valid():
-        context = {"message": "That is not a search of managed policies.", "errors": form.errors}
-        return render(request, "bad_request.html", context, status=400)
+        return bad_request(request, "That is not a search of managed policies.", form.errors)
     return JsonResponse(form.search(gateway_for(request).attachable_policy_index()).as_json())

@@ -1,6 +1,7 @@
 """What views share: the signed-in operator and their gateway, a user read or 404, the
 permission check for changes, the failure message, the answer when the job queue is down, and
-a one-time secret read (or 404/410) and the headers of the answers that end one.
+a one-time secret read (or 404/410) and the headers of the answers that end one, and the
+Create group dialog of wizard step 2 and of Add permissions.
 Views import this, never each other."""
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 
 from users import credentials, retrievals, roles, user_details
-from users.iam.errors import IamError, NoSuchEntity
+from users.forms.groups import NEW_GROUP_PREFIX, NewGroupForm
+from users.iam.errors import EntityAlreadyExists, IamError, NoSuchEntity
 from users.iam.gateway import IamGateway
 from users.user_details import UserDetails
 from users.validators import is_valid_user_name
@@ -76,6 +78,12 @@ def report_failure(request: HttpRequest, doing: str, error: IamError) -> None:
     messages.error(request, f"{doing} failed: {error.code}. {error.message}")
 
 
+def bad_request(request: HttpRequest, message: str, errors: object = None) -> HttpResponse:
+    """400 in the console's frame: `message`, a sentence saying what was wrong, and the
+    form's `errors` if any."""
+    return render(request, "400.html", {"message": message, "errors": errors}, status=400)
+
+
 def queue_unavailable(request: HttpRequest, *, created: bool = True) -> HttpResponse:
     """503 page for `jobs.JobQueueUnavailable`: the broker did not answer, nothing was done."""
     outcome = "nothing was created" if created else "nothing was changed"
@@ -111,3 +119,33 @@ def ends_secrets(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
         return clear_site_cache(view(request, *args, **kwargs))
 
     return never_cache(wrapped)
+
+
+def create_group_from_dialog(request: HttpRequest, gateway: IamGateway) -> tuple[NewGroupForm, str | None]:
+    """The Create group dialog, posted: CreateGroup, then AttachGroupPolicy for each chosen
+    policy. Returns the dialog to show again (empty once the group exists) and the new group's
+    name, or None with the errors on the dialog. A policy IAM then refuses is reported and
+    left out; the group stays, so the page selects it all the same."""
+    policies = gateway.attachable_policy_index()
+    existing = [group.name for group in gateway.group_index(fresh=True)]
+    dialog = NewGroupForm(request.POST, prefix=NEW_GROUP_PREFIX, existing_groups=existing, policies=policies)
+    if not dialog.is_valid():
+        return dialog, None
+    name = dialog.cleaned_data["name"]
+    try:
+        gateway.create_group(name)
+    except EntityAlreadyExists:
+        dialog.add_error("name", NewGroupForm.DUPLICATE_MESSAGE)
+        return dialog, None
+    except IamError as error:
+        dialog.add_error(None, f"IAM refused to create the group: {error.code} ({error.message}). Nothing was created.")
+        return dialog, None
+    messages.success(request, f"User group {name} created.")
+    names = {policy.arn: policy.name for policy in policies}
+    for arn in dialog.cleaned_data["policies"]:
+        try:
+            gateway.attach_group_policy(name, arn)
+        except IamError as error:
+            refused = f"IAM answered {error.code} ({error.message})"
+            messages.error(request, f"Policy {names[arn]} was not attached to {name}: {refused}.")
+    return NewGroupForm(prefix=NEW_GROUP_PREFIX, existing_groups=(), policies=policies), name

@@ -6,7 +6,7 @@ import re
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -23,7 +23,7 @@ from users.iam.gateway import IamGateway
 from users.iam.types import AccessKey, CredentialReport, UserSummary
 from users.list_columns import rows
 from users.models import Column, ListPreferences
-from users.views.shortcuts import changes_iam, gateway_for, operator_for
+from users.views.shortcuts import bad_request, changes_iam, gateway_for, operator_for
 
 ACCESS_KEY_ID_RE = re.compile(r"(AKIA|ASIA)[A-Z0-9]{12,124}")
 
@@ -113,7 +113,7 @@ def delete_users(request: HttpRequest) -> HttpResponse:
     try:
         names = selected_user_names(data.getlist("user"))
     except ValueError:
-        return HttpResponseBadRequest("That selection of users cannot be deleted.")
+        return bad_request(request, "That selection holds a name no IAM user could have: nothing was deleted.")
     if not names:
         messages.error(request, NO_USERS_SELECTED_MESSAGE)
         return redirect("users:list")
