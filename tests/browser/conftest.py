@@ -16,6 +16,8 @@ from pytest_django.live_server_helper import LiveServer
 from users.iam.gateway import IamGateway
 from users.roles import OPERATORS
 
+from .axe import AxeChecker, Tally
+
 # Playwright's sync API runs an event loop in this thread; Django's ORM refuses to run
 # next to one unless told that this is a test-only, single-threaded use.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -35,6 +37,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+AXE_TALLY = pytest.StashKey[Tally]()
 
 
 @pytest.fixture(scope="session")
@@ -48,12 +51,35 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+def axe() -> AxeChecker:
+    """The accessibility check of the `page` fixture's browser context (see axe.py)."""
+    return AxeChecker()
+
+
+@pytest.fixture
+def page(browser: Browser, axe: AxeChecker, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A page in a fresh browser context; the test fails if a page it loaded breaks a WCAG 2 A or AA rule."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
+    axe.attach(context)
     page = context.new_page()
     page.set_default_timeout(15_000)
     yield page
+    axe.finish(context)
     context.close()
+    tally = request.config.stash.setdefault(AXE_TALLY, Tally())
+    tally.started += len(axe.started)
+    tally.checked += len(axe.checked)
+    if axe.violations:
+        pytest.fail(axe.report(), pytrace=False)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    tally = config.stash.get(AXE_TALLY, None)
+    if tally is not None:
+        terminalreporter.write_line(
+            f"axe-core checked {tally.checked} of the {tally.started} pages the browser tests loaded "
+            "(the others were left before their check completed)."
+        )
 
 
 @pytest.fixture
@@ -66,6 +92,20 @@ def screenshot(page: Page, request: pytest.FixtureRequest):
         path = ARTIFACTS / f"{name}.png"
         page.screenshot(path=str(path), full_page=True)
         return path
+
+    return take
+
+
+@pytest.fixture
+def docs_screenshot(page: Page):
+    """Save the visible page (or the whole page) as $SCREENSHOTS_DIR/<name>.png: the README's
+    pictures, made by scripts/screenshots. Without SCREENSHOTS_DIR, do nothing."""
+    directory = os.environ.get("SCREENSHOTS_DIR")
+
+    def take(name: str, *, full_page: bool = False) -> None:
+        if directory:
+            Path(directory).mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(Path(directory) / f"{name}.png"), full_page=full_page)
 
     return take
 
