@@ -73,7 +73,9 @@ def production(settings: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
 
 
 @pytest.fixture
-def https_client(production: dict[str, Any], operator: Any) -> Client:
+def https_client(production: dict[str, Any], operator: Any, settings: Any) -> Client:
+    # Every request renews the session, so that each response sets its cookie (iamconsole/sessions.py).
+    settings.SESSION_TOUCH_SECONDS = 0
     client = Client(HTTP_HOST=HOST)
     client.force_login(operator)
     return client

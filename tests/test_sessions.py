@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from axes.models import AccessLog
@@ -78,7 +78,7 @@ def test_it_ends_a_session_after_30_idle_minutes_and_slides_with_use(iam, operat
     assert response["Location"].startswith(reverse("login"))
 
 
-def _expiry(client: Client) -> object:
+def _expiry(client: Client) -> datetime:
     return Session.objects.get(session_key=_session_key(client)).expire_date
 
 
