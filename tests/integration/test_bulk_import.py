@@ -723,7 +723,9 @@ def test_overlapping_jobs_create_each_name_once_and_the_loser_touches_nothing(
         winners[winner.job] += 1
         assert created == winner.user_name
         assert loser.error_code == "EntityAlreadyExists"
-        assert loser.error_message == f"A user named {loser.user_name} {NOT_CREATED_BY_THIS_JOB}."
+        assert loser.error_message == (
+            f"A user named {loser.user_name} {NOT_CREATED_BY_THIS_JOB}. Choose another name and add this user again."
+        )
         assert {entry["step"] for entry in loser.steps} == {"CreateUser"}  # no later step started
         assert loser.access_key_id == "" and not loser.has_password
         # Not one mutating call on the loser's name but its refused CreateUser (a second one
