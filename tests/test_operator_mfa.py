@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -14,8 +15,10 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Group, User
 from django.core.management import call_command
+from django.db import connection
 from django.db.models import F
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, reverse
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import totp
@@ -95,6 +98,20 @@ def test_it_sends_an_operator_without_a_device_to_enrolment_when_mfa_is_required
 def test_it_lets_an_operator_without_a_device_in_when_mfa_is_optional(operator_client: Client) -> None:
     assert operator_client.get("/account/mfa/").status_code == 200
     assert b"MFA is off for your account" in operator_client.get("/account/mfa/").content
+
+
+def test_a_session_without_a_device_asks_again_once_a_minute_not_on_every_page(
+    operator: User, operator_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert operator_client.get("/jobs/").status_code == 200  # found no device
+    with CaptureQueriesContext(connection) as queries:
+        assert operator_client.get("/jobs/").status_code == 200
+    assert not [query for query in queries if "otp_" in query["sql"]]
+
+    _device(operator)  # set up in another session
+    later = time.time() + 61
+    monkeypatch.setattr(operator_mfa.time, "time", lambda: later)
+    assert operator_client.get("/jobs/")["Location"].startswith(VERIFY)
 
 
 def test_it_enrols_an_operator_with_a_code_from_the_shown_secret(operator: User, operator_client: Client) -> None:

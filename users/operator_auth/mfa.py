@@ -9,6 +9,7 @@ database, so signing in again does not reset it).
 from __future__ import annotations
 
 import re
+import time
 from base64 import b32encode
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -28,21 +29,33 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
 RECOVERY_CODES = 10
+NO_DEVICE_CHECKED_AT = "operator_mfa_no_device_at"  # session key: when the operator last had no device
 TOTP_CODE = re.compile(r"\d{6}")
 
 
 def pending_step(request: HttpRequest) -> Literal["verify", "enrol"] | None:
-    """The OTP step this session must pass before anything else, or None. Asked by the
-    middleware and again by the page's context: the device queries are made once a request."""
+    """The OTP step this session must pass before anything else, or None."""
     user: Any = request.user
     if not user.is_authenticated or user.is_verified():
         return None
-    memo: dict[int, bool] = request.__dict__.setdefault("_operator_has_device", {})
-    if user.pk not in memo:
-        memo[user.pk] = bool(user_has_device(user))
-    if memo[user.pk]:
+    if _has_device(request, user):
         return "verify"
     return "enrol" if settings.OPERATOR_MFA == "required" else None
+
+
+def _has_device(request: HttpRequest, user: Any) -> bool:
+    """Whether the operator has a confirmed device. A "no" is kept in the session for
+    SESSION_TOUCH_SECONDS (every page asks, twice: the middleware and the page's context),
+    so a device set up meanwhile in another session is asked for from then on."""
+    now = int(time.time())
+    checked_at = request.session.get(NO_DEVICE_CHECKED_AT)
+    if isinstance(checked_at, int) and 0 <= now - checked_at < settings.SESSION_TOUCH_SECONDS:
+        return False
+    if user_has_device(user):
+        request.session.pop(NO_DEVICE_CHECKED_AT, None)
+        return True
+    request.session[NO_DEVICE_CHECKED_AT] = now
+    return False
 
 
 def has_device(user: User) -> bool:
