@@ -1,5 +1,5 @@
 // <button data-needs-selection form="…">: disabled until a checkbox of its form is checked (the
-// users list's Delete). Without this script the button stays enabled, and the view says what to pick.
+// users' and groups' lists' Delete). Without this script the button stays enabled, and the view says what to pick.
 (function () {
   "use strict";
   document.querySelectorAll("[data-needs-selection]").forEach((button) => {

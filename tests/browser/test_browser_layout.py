@@ -111,6 +111,18 @@ def test_delete_waits_for_a_selected_user(page: Page, console: str, live_operato
     expect(page.get_by_role("heading", name="Delete arthur?")).to_be_visible()
 
 
+def test_delete_waits_for_a_selected_group(page: Page, console: str, live_operator, server_gateway) -> None:
+    server_gateway.create_group("pilots")
+    sign_in(page, console)
+    page.goto(f"{console}/groups/")
+    delete = page.get_by_test_id("delete-groups")
+    expect(delete).to_be_disabled()
+    page.get_by_label("Select pilots").check()
+    expect(delete).to_be_enabled()
+    page.get_by_label("Select pilots").uncheck()
+    expect(delete).to_be_disabled()
+
+
 def test_error_pages_keep_the_consoles_frame(page: Page, console: str, live_operator, screenshot) -> None:
     sign_in(page, console)
     nav = page.get_by_role("navigation", name="Identity and Access Management")
