@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -20,6 +19,7 @@ from django.db.models import F
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import totp
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -109,8 +109,8 @@ def test_a_session_without_a_device_asks_again_once_a_minute_not_on_every_page(
     assert not [query for query in queries if "otp_" in query["sql"]]
 
     _device(operator)  # set up in another session
-    later = time.time() + 61
-    monkeypatch.setattr(operator_mfa.time, "time", lambda: later)
+    later = timezone.now() + timedelta(seconds=61)
+    monkeypatch.setattr(timezone, "now", lambda: later)
     assert operator_client.get("/jobs/")["Location"].startswith(VERIFY)
 
 

@@ -9,7 +9,6 @@ database, so signing in again does not reset it).
 from __future__ import annotations
 
 import re
-import time
 from base64 import b32encode
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -47,7 +46,7 @@ def _has_device(request: HttpRequest, user: Any) -> bool:
     """Whether the operator has a confirmed device. A "no" is kept in the session for
     SESSION_TOUCH_SECONDS (every page asks, twice: the middleware and the page's context),
     so a device set up meanwhile in another session is asked for from then on."""
-    now = int(time.time())
+    now = int(timezone.now().timestamp())  # Django's clock, as the session's touch
     checked_at = request.session.get(NO_DEVICE_CHECKED_AT)
     if isinstance(checked_at, int) and 0 <= now - checked_at < settings.SESSION_TOUCH_SECONDS:
         return False
