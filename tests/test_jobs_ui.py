@@ -17,6 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from tests.integration.services import require_postgres
 from users import jobs
 from users.models import Job, JobItem, UserImport
 from users.provisioning import UserPlan
@@ -118,10 +119,10 @@ def test_it_ignores_what_it_does_not_understand_in_known(iam, operator, operator
 
 
 @pytest.mark.django_db(transaction=True)
-def test_it_reads_the_counts_and_the_rows_at_one_moment(operator) -> None:
-    """A worker's write between the counts and the rows does not show in the rows."""
-    if connection.vendor != "postgresql":
-        pytest.skip("SQLite's shared test database refuses a second writer during a read transaction")
+def test_it_reads_the_counts_and_the_rows_at_one_moment(operator, settings) -> None:
+    """A worker's write between the counts and the rows does not show in the rows (PostgreSQL:
+    SQLite's shared test database refuses a second writer during a read transaction)."""
+    require_postgres(settings)
     job = Job.objects.create(operator=operator, source=Job.Source.WIZARD)
     JobItem.objects.bulk_create(JobItem(job=job, position=n, user_name=f"u{n}", plan={}) for n in range(3))
 
