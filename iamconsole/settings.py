@@ -353,6 +353,11 @@ OTP_TOTP_ISSUER = "IAM Console"
 # Read-only: no operator may change IAM (they are viewers for changes), and the gateway refuses
 # every mutating call, workers included. For a console that must only look at an account.
 IAM_READ_ONLY = envbool("IAM_READ_ONLY", False)
+# The access-key hygiene page (users/hygiene/): keys older than this many days, or unused for
+# this long, are stale; the page may look at another number with ?days=.
+ACCESS_KEY_MAX_AGE_DAYS = envint("ACCESS_KEY_MAX_AGE_DAYS", 90)
+if not 1 <= ACCESS_KEY_MAX_AGE_DAYS <= 3650:
+    raise ValueError(f"ACCESS_KEY_MAX_AGE_DAYS must be 1 to 3650, not {ACCESS_KEY_MAX_AGE_DAYS}")
 # None: the region of AWS_PROFILE's profile, else us-east-1 (users/iam/aws_session.py).
 AWS_REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
 IAM_MAX_ATTEMPTS = envint("IAM_MAX_ATTEMPTS", 6)

@@ -7,6 +7,7 @@ from typing import Any, cast
 from django.conf import settings
 from django.http import HttpRequest
 
+from users.drift.visits import Badge as DriftBadge
 from users.iam.errors import IamError
 from users.iam.gateway import IamGateway
 from users.operator_auth import mfa as operator_mfa
@@ -39,4 +40,5 @@ def console(request: HttpRequest) -> dict[str, Any]:
         "backend_label": backend_label(),
         "can_change_iam": can_change_iam(request.user),
         "is_operator": request.user.has_perm(CHANGE_IAM),
+        "drift_badge": DriftBadge(request.user),  # counted only where the navigation shows it
     }

@@ -1,4 +1,5 @@
-"""What the retrieve page hands out: the credentials CSV and the sign-in email link.
+"""What the retrieve page hands out: the credentials CSV, the `~/.aws/credentials` snippet and
+the sign-in email link.
 
 The CSV follows FEATURES.md §2F and RELIABILITY.md §2.4: AWS-generated values and passwords
 byte-exact, formula escaping only for cells an operator controls, selective quoting so that
@@ -19,6 +20,8 @@ SERVICE_CREDENTIAL_HEADER = ("User Name", "Password")
 _FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n", "\0")
 # RFC 4180 quoting, plus ";": the list separator of spreadsheets in many locales.
 _NEEDS_QUOTES = re.compile(r'[,;"\r\n]')
+# What a `~/.aws/credentials` profile name keeps of a user name: IAM's own user-name characters.
+_PROFILE_UNSAFE = re.compile(r"[^\w+=,.@-]", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,57 @@ def service_credential_csv(service_user_name: str, password: str) -> Iterator[st
     IAM-generated password, byte-exact."""
     yield _line(SERVICE_CREDENTIAL_HEADER)
     yield _line((_cell(service_user_name, operator_controlled=True), _cell(password)))
+
+
+def aws_credentials_file(rows: Iterable[CredentialRow], *, account_id: str) -> str:
+    """A `~/.aws/credentials` snippet: one profile per row that holds an access key and its
+    secret (a console-only user, or a secret no longer in the store, is left out), named after
+    the IAM user, under a comment naming the user and the account. UTF-8, LF line endings.
+
+    Profile names keep IAM's user-name characters (`[\\w+=,.@-]`) and turn anything else into
+    `_`, so that no name can end a section header (`]`) or start another line; a name met twice
+    gets `-2`, `-3` … (a repeated section breaks botocore's parser). Keys and secrets are written
+    as they are: one with a space, a control character or a line break raises `ValueError`
+    rather than make a file that parses as something else.
+    """
+    lines = [
+        f"# Profiles for ~/.aws/credentials: access keys of IAM users in AWS account {_printable(account_id)}.",
+        "# Add them to ~/.aws/credentials (no profile of the same name may be there already).",
+    ]
+    taken: set[str] = set()
+    for row in rows:
+        if not (row.access_key_id and row.secret_access_key):
+            continue
+        profile = _profile_name(row.user_name, taken)
+        taken.add(profile)
+        lines += [
+            "",
+            f"# IAM user {_printable(row.user_name)}, AWS account {_printable(account_id)}",
+            f"[{profile}]",
+            f"aws_access_key_id = {_ini_value(row.access_key_id)}",
+            f"aws_secret_access_key = {_ini_value(row.secret_access_key)}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _profile_name(user_name: str, taken: set[str]) -> str:
+    base = _PROFILE_UNSAFE.sub("_", user_name) or "user"
+    name, number = base, 1
+    while name in taken:
+        number += 1
+        name = f"{base}-{number}"
+    return name
+
+
+def _printable(text: str) -> str:
+    """`text` for a comment line: every character that could end the line (or hide) as `?`."""
+    return "".join(char if char.isprintable() else "?" for char in text)
+
+
+def _ini_value(value: str) -> str:
+    if not value or any(char.isspace() or not char.isprintable() for char in value):
+        raise ValueError("an access key or secret with a space or a control character")
+    return value
 
 
 def sign_in_email_link(*, account_id: str, sign_in_url: str, user_name: str, reset_required: bool) -> str:

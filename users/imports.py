@@ -20,6 +20,14 @@ Lists are `;`-separated; policies and the boundary are names or ARNs; tags are `
 password_reset_required (default yes). A file never carries a password: the console generates
 one per console user. A cell starting with `=`, `+`, `-`, `@`, a tab or CR is refused: it is a
 spreadsheet formula, or would be one when the credentials file is opened in a spreadsheet.
+Such a cell written as the console's own files escape it (a `'` first, as in `'=x`) is text,
+read without its `'`. A column named `errors` is ignored: the file of the rows with errors
+(`bad_rows_csv`) carries one, so that it can be fixed and uploaded again as it is.
+
+Two confirmations: every row valid (`confirm`), or only the valid rows of a file that also has
+rows with errors (`confirm(..., valid_only=True)`; the others are counted as skipped). And the
+other way round, `users_csv` writes users of the account in this format (no credentials), so a
+file can go from one account to another.
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property
@@ -40,12 +48,15 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from users import jobs
+from users import audit, jobs
+from users.exports import escaped_line
 from users.iam.gateway import IamGateway
 from users.iam.types import Policy
+from users.iam.user_export import ExportedUser
 from users.models import ImportRow, Job, UserImport
 from users.provisioning import CHANGE_PASSWORD_POLICY_ARN, UserPlan, needs_change_password_policy
 from users.validators import (
+    CONSOLE_TAG_PREFIX,
     MAX_GROUPS_PER_USER,
     MAX_MANAGED_POLICIES_PER_USER,
     USER_NAME_MESSAGE,
@@ -65,6 +76,8 @@ COLUMNS = (
     "password_reset_required",
     "programmatic_access",
 )
+# Read and ignored: the file of the rows with errors carries their errors in this column.
+ERRORS_COLUMN = "errors"
 MAX_ROWS = 5000
 MAX_BYTES = 5 * 1024 * 1024  # 5,000 users with long policy and tag lists fit in well under this
 MAX_USERS_PER_ACCOUNT = 5000  # IAM's quota (FEATURES.md §5)
@@ -191,7 +204,7 @@ def _header(row: list[str] | None) -> list[str]:
             "The file has a password column. An import never carries passwords: the console "
             "generates one for each user with console access. Remove the column."
         )
-    unknown = [name for name in header if name not in COLUMNS]
+    unknown = [name for name in header if name not in COLUMNS and name != ERRORS_COLUMN]
     if unknown:
         shown = ", ".join(f"“{name[:40]}”" for name in unknown[:3])
         raise ImportFileError(f"Unknown column {shown} in the header. The columns are: {expected}.")
@@ -223,7 +236,9 @@ class RowChecker:
         formulas: dict[str, str] = {}  # column → the character that starts its formula
         for column in COLUMNS:
             raw = cells.get(column, "")
-            if raw.lstrip(" ").startswith(FORMULA_TRIGGERS):
+            if raw.lstrip(" ").startswith("'") and raw.lstrip(" ")[1:].startswith(FORMULA_TRIGGERS):
+                raw = raw.lstrip(" ")[1:]  # escaped as our own files do: text, not a formula
+            elif raw.lstrip(" ").startswith(FORMULA_TRIGGERS):
                 first = raw.lstrip(" ")[0]
                 formulas[column] = {"\t": "a tab", "\r": "a carriage return"}.get(first, f"“{first}”")
             values[column] = raw.strip()
@@ -405,6 +420,7 @@ def dry_run(file: IO[bytes], *, file_name: str, operator: User, gateway: IamGate
                     plan=plan.to_json() if plan else None,
                     errors=errors,
                     is_valid=plan is not None,
+                    values={column: cells[column] for column in COLUMNS if cells.get(column)},
                 )
             )
             if len(batch) == SAVE_BATCH:
@@ -426,16 +442,28 @@ def is_expired(upload: UserImport) -> bool:
     return timezone.now() - upload.created_at > PLAN_VALID_FOR
 
 
-def confirm(upload: UserImport, *, operator: User, session: SessionBase | None) -> Job:
+def can_create_valid_rows(upload: UserImport) -> bool:
+    """Whether the dry run may start a job of its valid rows only: some rows have errors, at
+    least one has none, and the file as a whole has no error (the account's quota)."""
+    return 0 < upload.rows_invalid < upload.rows_total and not upload.errors
+
+
+def confirm(upload: UserImport, *, operator: User, session: SessionBase | None, valid_only: bool = False) -> Job:
     """Start the job of a valid dry run: one item per row, in file order. Once only: a second
     confirmation (a double click, another tab) returns the job the first one started.
+
+    With `valid_only`, a dry run with rows with errors starts the job of its valid rows (if it
+    has any, and no error of the file as a whole); the others are counted as skipped
+    (`UserImport.rows_skipped`) and audited (SkipImportRows). User names taken since the dry run
+    still stop it all, as they stop a confirmation of a valid file: the operator then sees
+    the new count before confirming again.
 
     Raises NotConfirmable for a dry run with errors or older than PLAN_VALID_FOR, and what
     `jobs.start_job` raises (JobQueueUnavailable, IamError), with nothing started.
     """
     if upload.job is not None:
         return upload.job
-    if not upload.is_valid:
+    if not upload.is_valid and not (valid_only and can_create_valid_rows(upload)):
         raise NotConfirmable("Fix the rows with errors and upload the file again: nothing was created.")
     if is_expired(upload):
         raise NotConfirmable("This dry run is more than an hour old and IAM may have changed. Upload the file again.")
@@ -443,7 +471,9 @@ def confirm(upload: UserImport, *, operator: User, session: SessionBase | None) 
     with transaction.atomic():
         # The conditional update is the lock (on SQLite too): a concurrent confirmation waits
         # here until this transaction ends, then updates nothing and returns our job.
-        claimed = UserImport.objects.filter(pk=upload.pk, confirmed_at__isnull=True).update(confirmed_at=timezone.now())
+        claimed = UserImport.objects.filter(pk=upload.pk, confirmed_at__isnull=True).update(
+            confirmed_at=timezone.now(), rows_skipped=F("rows_invalid")
+        )
         if not claimed:
             job = UserImport.objects.get(pk=upload.pk).job
             if job is None:
@@ -455,8 +485,29 @@ def confirm(upload: UserImport, *, operator: User, session: SessionBase | None) 
         ]
         job = jobs.start_job(operator=operator, source=Job.Source.IMPORT, plans=plans, session=session)
         UserImport.objects.filter(pk=upload.pk).update(job=job)
+        upload.refresh_from_db(fields=["rows_skipped", "confirmed_at"])
+        if upload.rows_skipped:
+            _audit_skipped(upload, job, operator=operator, created=len(plans))
     upload.job = job
     return job
+
+
+def _audit_skipped(upload: UserImport, job: Job, *, operator: User, created: int) -> None:
+    """The audit row of a job started without the rows with errors: how many, and their lines."""
+    lines = list(upload.rows.filter(is_valid=False).values_list("line", flat=True)[:100])
+    audit.record(
+        operator=operator,
+        action="SkipImportRows",
+        target=f"import {upload.id}",
+        parameters={
+            "file_name": upload.file_name,
+            "job_id": str(job.id),
+            "created": created,
+            "skipped": upload.rows_skipped,
+            "skipped_lines": lines,  # the first 100
+        },
+        outcome="success",
+    )
 
 
 def _refuse_changes_since_dry_run(upload: UserImport, gateway: IamGateway) -> None:
@@ -498,3 +549,49 @@ def _refuse_changes_since_dry_run(upload: UserImport, gateway: IamGateway) -> No
         + " ".join(reasons)
         + " Fix the file and upload it again."
     )
+
+
+# --- Files in the import format: the rows with errors, and the account's users -------------------
+
+
+def bad_rows_csv(upload: UserImport) -> Iterator[str]:
+    """The lines of the file of a dry run's rows with errors: the import columns, each row's
+    cells as given, and an `errors` column (ignored when the file is uploaded again) saying
+    what to fix. Every cell is formula-escaped (`'=…`, which the import reads as text). UTF-8,
+    LF line ends, for a `StreamingHttpResponse`."""
+    yield escaped_line((*COLUMNS, ERRORS_COLUMN))
+    rows = upload.rows.filter(is_valid=False).only("values", "errors").order_by("line")
+    for row in rows.iterator(chunk_size=SAVE_BATCH):
+        values = row.values if isinstance(row.values, dict) else {}
+        problems = "; ".join(f"{error['column']}: {error['message']}" for error in row.errors)
+        yield escaped_line((*(str(values.get(column, "")) for column in COLUMNS), problems))
+
+
+def users_csv(users: Iterable[ExportedUser]) -> Iterator[str]:
+    """The lines of an import file that makes `users` again, in another account or this one:
+    name, path, groups, attached managed policies and boundary (AWS managed ones by ARN, the
+    same in every account; the account's own by name, since their ARN names the account) and
+    tags (not the console's own `iamconsole:` ones). Never a credential: console_access,
+    password_reset_required and programmatic_access are left empty (no password, no access
+    key, unless the file says yes). Inline policies have no column and are left out."""
+    yield escaped_line(COLUMNS)
+    for user in users:
+        tags = [(key, value) for key, value in user.tags if not key.startswith(CONSOLE_TAG_PREFIX)]
+        cells = {
+            "user_name": user.name,
+            "path": user.path,
+            "groups": ";".join(user.groups),
+            "policies": ";".join(_policy_reference(policy.arn, policy.name) for policy in user.policies),
+            "permissions_boundary": _policy_reference(user.permissions_boundary, None),
+            "tags": ";".join(f"{key}={value}" for key, value in tags),
+        }
+        yield escaped_line(cells.get(column, "") for column in COLUMNS)
+
+
+def _policy_reference(arn: str | None, name: str | None) -> str:
+    """How an import file names a policy: an AWS managed one by ARN, another by name."""
+    if not arn:
+        return ""
+    if arn.split(":")[4:5] == ["aws"]:  # arn:<partition>:iam::aws:policy/…, in every account
+        return arn
+    return name or arn.rsplit("/", 1)[-1]

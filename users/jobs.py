@@ -424,6 +424,8 @@ class FinishedJobNotice:
         users = f"{self.counts.total} user{'s' if self.counts.total != 1 else ''}"
         what = f"Import of {users} ({self.file_name})" if self.file_name else f"Add user ({users})"
         outcome = [f"{self.counts.done} created"]
+        if self.source == Job.Source.KEYS:  # the access-key hygiene page's Deactivate
+            what, outcome = f"Deactivate access keys ({users})", [f"{self.counts.done} done"]
         outcome += [f"{self.counts.failed} failed"] if self.counts.failed else []
         outcome += [f"{self.counts.cancelled} cancelled"] if self.counts.cancelled else []
         return f"{what} finished: {', '.join(outcome)}"

@@ -95,6 +95,7 @@ class Job(models.Model):
     class Source(models.TextChoices):
         WIZARD = "wizard", "Add user wizard"
         IMPORT = "import", "Import users"
+        KEYS = "keys", "Deactivate access keys"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     operator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -122,6 +123,8 @@ class Job(models.Model):
     @property
     def heading(self) -> str:
         """The title of the job's pages: the page the operator started it from."""
+        if self.source == self.Source.KEYS:
+            return "Deactivate access keys"
         return "Import users" if self.source == self.Source.IMPORT else "Add user"
 
 
@@ -187,6 +190,8 @@ class UserImport(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     rows_total = models.PositiveIntegerField(default=0)
     rows_invalid = models.PositiveIntegerField(default=0)
+    # The rows with errors left out when the operator chose "Create the N valid users".
+    rows_skipped = models.PositiveIntegerField(default=0)
     # Errors of the file as a whole, beyond any one row (the account's user quota).
     errors = models.JSONField(default=list, blank=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
@@ -213,6 +218,9 @@ class ImportRow(models.Model):
     # [{"column": "groups", "message": "…"}], in column order; empty for a valid row.
     errors = models.JSONField(default=list, blank=True)
     is_valid = models.BooleanField(default=True)
+    # The row's cells as given, by import column (only the known columns: never a password,
+    # which the import refuses), for the file of the rows with errors to fix and upload again.
+    values = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["upload", "line"]
@@ -282,3 +290,29 @@ class ListPreferences(models.Model):
 
     def visible_columns(self) -> list[Column]:
         return visible_columns(self.columns)
+
+
+class DriftVisit(models.Model):
+    """One operator's last look at what changed in IAM outside the console (users/drift/): the
+    users as the users index and credential report showed them when the operator last marked
+    the changes as seen, and the changes noticed since, each with when it was first seen.
+
+    Compact: one row per operator and IAM, its two blobs zlib-compressed JSON (5,000 users make
+    about 100 kB), no secrets (group and policy names, access keys' creation times, flags)."""
+
+    operator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # Which IAM (backend, endpoint and role, hashed): each has its own baseline.
+    scope = models.CharField(max_length=64)
+    # The last visit: when the snapshot was taken (the first visit's baseline, or Mark as seen).
+    seen_at = models.DateTimeField()
+    # When IAM generated the credential report the snapshot's keys and passwords come from.
+    report_at = models.DateTimeField(null=True, blank=True)
+    snapshot = models.BinaryField()  # {user name: [user id, groups, policies, password, keys]}
+    pending = models.BinaryField(default=b"")  # {change key: first seen (epoch seconds)}
+    pending_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["operator", "scope"], name="one_drift_visit_per_operator")]
+
+    def __str__(self) -> str:
+        return f"{self.operator} last saw IAM at {self.seen_at:%Y-%m-%d %H:%M}"

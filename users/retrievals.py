@@ -10,7 +10,8 @@ user name of each secret it made (never a value), so that it can tell its own en
 (410) from ids it never made (404).
 
 Every retrieval event is audited (target the IAM user name, parameters the kind and the id,
-never a value): `SHOW` (a page showed it), `DOWNLOAD_CSV`, `DOWNLOAD_KEY`, `DISCARD` (Done,
+never a value): `SHOW` (a page showed it), `DOWNLOAD_CSV`, `DOWNLOAD_KEY`,
+`DOWNLOAD_CREDENTIALS_FILE` (a new access key as a `~/.aws/credentials` snippet), `DISCARD` (Done,
 Cancel, or the MFA device assigned; state "retrieved", or "expired" if it was gone by then) and
 `EXPIRED` (outcome failure: the session found it gone before Done; recorded once).
 
@@ -47,6 +48,7 @@ SESSION_KEPT = 20
 SHOW = "ShowSecret"
 DOWNLOAD_CSV = "DownloadSecretCsv"
 DOWNLOAD_KEY = "DownloadPrivateKey"  # a created signing certificate's private key, as .pem
+DOWNLOAD_CREDENTIALS_FILE = "DownloadCredentialsFile"  # access keys as a ~/.aws/credentials snippet
 DISCARD = "DiscardSecret"
 EXPIRED = "SecretExpired"
 

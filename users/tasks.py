@@ -40,6 +40,7 @@ from iamconsole import cache_outage
 from iamconsole.celery import app
 from users import job_items
 from users.audit import AuditBuffer
+from users.hygiene.keys import KeyPlan, deactivate_access_keys, is_key_plan
 from users.iam.errors import IamError
 from users.iam.gateway import IamGateway
 from users.iam.types import PasswordPolicy
@@ -223,10 +224,13 @@ class Chunk:
         """Run one item's remaining steps; how it ended."""
         if self.stop.is_set() or item.job_id in self.cancelled:
             return job_items.Outcome(item, Status.QUEUED, retry_in=0)
-        job, plan = self.jobs[item.job_id], UserPlan.from_json(item.plan)
-        gateway = self.gateways[item.job_id]
+        job, gateway = self.jobs[item.job_id], self.gateways[item.job_id]
         progress = job_items.ItemProgress(item)
         try:
+            if is_key_plan(item.plan):  # a job of the access-key hygiene page (users/hygiene/)
+                done = deactivate_access_keys(KeyPlan.from_json(item.plan), gateway=gateway, progress=progress)
+                return job_items.Outcome(item, Status.DONE if done else Status.FAILED, progress.failure)
+            plan = UserPlan.from_json(item.plan)
             # The policy only shapes generated passwords: no call for the other users, and one
             # per job rather than one per user (shared by the worker processes through the cache).
             needs_policy = plan.console_access and not plan.custom_password

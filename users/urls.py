@@ -2,6 +2,7 @@
 
 from django.urls import path
 from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_GET
 from django.views.generic import RedirectView
 
 from users.views import (
@@ -10,6 +11,7 @@ from users.views import (
     certificates,
     details,
     groups,
+    hygiene,
     imports,
     jobs,
     mfa,
@@ -20,6 +22,7 @@ from users.views import (
     service_credentials,
     users,
 )
+from users.views import drift as drift_views
 from users.views.shortcuts import changes_iam
 from users.views.wizard import AddUserWizard
 
@@ -34,12 +37,21 @@ urlpatterns = [
         sensitive_post_parameters("details-custom_password")(changes_iam(AddUserWizard.as_view())),
         name="create",
     ),
+    # The Review's plan as Terraform (users/plans/terraform.py); the wizard itself is users/create/.
+    path(
+        "users/create/iam-users.tf",
+        require_GET(changes_iam(AddUserWizard.as_view(terraform_download=True))),
+        name="create_terraform",
+    ),
     path("import/", imports.import_users, name="import"),
     path("import/template.csv", imports.import_template, name="import_template"),
     path("import/<uuid:import_id>/", imports.import_plan, name="import_plan"),
     path("import/<uuid:import_id>/confirm/", imports.import_confirm, name="import_confirm"),
+    path("import/<uuid:import_id>/errors.csv", imports.import_bad_rows, name="import_bad_rows"),
+    path("import/<uuid:import_id>/iam-users.tf", imports.import_terraform, name="import_terraform"),
     # Two segments, so that no user name can shadow it.
     path("users/actions/delete/", users.delete_users, name="delete"),
+    path("users/actions/export.csv", imports.export_users, name="export"),
     # Below users/details/, so that no user name (they may hold + = , . @ _ -, all taken by
     # the default str converter) can shadow users/create/ or an action.
     path("users/details/<str:name>/", details.user_detail, name="detail"),
@@ -58,6 +70,10 @@ urlpatterns = [
     path("policies/search/", policies.policy_search, name="policy_search"),
     path("audit/", audit.audit_list, name="audit"),
     path("audit/export.csv", audit.audit_export, name="audit_export"),
+    # Access-key hygiene (users/views/hygiene.py): stale keys, users without MFA, Deactivate.
+    path("hygiene/", hygiene.hygiene, name="hygiene"),
+    path("hygiene/export.csv", hygiene.hygiene_export, name="hygiene_export"),
+    path("hygiene/deactivate/", hygiene.hygiene_deactivate, name="hygiene_deactivate"),
 ]
 
 # The Security credentials tab's actions (users/views/security.py), below the user's page.
@@ -116,6 +132,11 @@ urlpatterns += [
     ),
     path(f"{_user}retrieve/<str:kind>/<str:retrieval_id>/", security.retrieve, name="retrieve"),
     path(f"{_user}retrieve/<str:kind>/<str:retrieval_id>/csv/", security.retrieve_csv, name="retrieve_csv"),
+    path(
+        f"{_user}retrieve/<str:kind>/<str:retrieval_id>/credentials-file/",
+        security.retrieve_credentials_file,
+        name="retrieve_credentials_file",
+    ),
     path(f"{_user}retrieve/<str:kind>/<str:retrieval_id>/done/", security.retrieve_done, name="retrieve_done"),
 ]
 
@@ -133,6 +154,7 @@ urlpatterns += [
     path("jobs/<uuid:job_id>/progress/", jobs.job_progress, name="job_progress"),
     path("jobs/<uuid:job_id>/credentials/", jobs.job_credentials, name="job_credentials"),
     path("jobs/<uuid:job_id>/credentials.csv", jobs.job_credentials_csv, name="job_credentials_csv"),
+    path("jobs/<uuid:job_id>/credentials-file/", jobs.job_credentials_file, name="job_credentials_file"),
     path("jobs/<uuid:job_id>/close/", jobs.job_close, name="job_close"),
     path("jobs/<uuid:job_id>/retry/", jobs.job_retry, name="job_retry"),
     path("jobs/<uuid:job_id>/cancel/", jobs.job_cancel, name="job_cancel"),
@@ -164,4 +186,10 @@ urlpatterns += [
     path(_user_permissions + "inline/create/", permissions.inline_policy_create, name="inline_policy_create"),
     path(_user_permissions + "boundary/", permissions.boundary_set, name="boundary_set"),
     path(_user_permissions + "boundary/remove/", permissions.boundary_remove, name="boundary_remove"),
+]
+
+# Changes since your last visit (users/views/drift.py): what changed in IAM outside the console.
+urlpatterns += [
+    path("drift/", drift_views.drift_list, name="drift"),
+    path("drift/seen/", drift_views.drift_mark_seen, name="drift_seen"),
 ]

@@ -40,6 +40,7 @@
     const line = el("li", { "data-step-status": step.status },
       el("span", { class: css, "aria-label": label }, sign), " ", el("code", {}, step.operation));
     if (step.argument) line.append(" " + step.argument);
+    if (step.note) line.append(" ", el("span", { "data-step-note": "" }, "— " + step.note));
     if (step.seconds !== undefined) {
       line.append(" ", el("span", { class: "text-body-secondary", "data-step-seconds": "" }, step.seconds.toFixed(2) + " s"));
     }
@@ -117,7 +118,11 @@
   }
 
   // replace(), not assign(): Back from the Success page must not land here and forward again.
-  const forward = () => window.location.replace(root.dataset.credentialsUrl);
+  // A job without a Success page (the access-key hygiene page's Deactivate) shows its end here.
+  const forward = () => {
+    if (root.dataset.credentialsUrl) window.location.replace(root.dataset.credentialsUrl);
+    else window.location.reload();
+  };
 
   showPercent(parseInt(root.dataset.percent || "0", 10));
   if (root.dataset.finished === "true") {

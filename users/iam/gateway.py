@@ -75,6 +75,7 @@ from users.iam.types import (
     as_utc,
     parse_credential_report,
 )
+from users.iam.user_export import UserExportVerbs
 from users.models import AuditEvent
 
 if TYPE_CHECKING:
@@ -234,7 +235,7 @@ def _account_info_key() -> str:
 # --- The gateway ---------------------------------------------------------------------------
 
 
-class IamGateway(SecurityCredentialVerbs, AccountVerbs, AccessAdvisorVerbs):
+class IamGateway(SecurityCredentialVerbs, AccountVerbs, AccessAdvisorVerbs, UserExportVerbs):
     """IAM operations for the console. Every mutating call is audited under `operator`."""
 
     def __init__(
@@ -529,6 +530,26 @@ class IamGateway(SecurityCredentialVerbs, AccountVerbs, AccessAdvisorVerbs):
         GetCredentialReport, whatever the number of users. Raises CredentialReportNotReady
         if IAM has not finished it by then. Read-only: safe to call again."""
         return self._cached("credential-report", self._read_credential_report, fresh=fresh)
+
+    def cached_user_index(self) -> list[UserSummary] | None:
+        """`user_index()` as cached since the console's last change, else None; never calls IAM
+        (the navigation's drift badge: users/drift/)."""
+        return cast("list[UserSummary] | None", self._peek("user-index"))
+
+    def cached_credential_report(self) -> CredentialReport | None:
+        """`credential_report()` as cached since the console's last change, else None; never calls IAM."""
+        return cast("CredentialReport | None", self._peek("credential-report"))
+
+    def cache_generation(self) -> int:
+        """The generation of the cached reads (`_cached`): it moves on with each change made
+        through the console, so a value kept under it is recounted after such a change."""
+        return self._generations()[0]
+
+    def _peek(self, name: str) -> Any:
+        # No `_still_usable`: a job's last 2 seconds do not matter to a peek, which must not
+        # take the refresh over from the request that would read IAM again.
+        cached = cache.get(self._cache_key(f"{name}@{self.cache_generation()}"))
+        return None if cached is None else cached[2]
 
     def _read_credential_report(self) -> CredentialReport:
         return parse_credential_report(*self.credential_report_csv())

@@ -1,5 +1,5 @@
 """Views of a job: its progress page, the progress JSON, the Success (credentials) page, the
-credentials CSV, and the Close, Retry and Cancel actions.
+credentials CSV and `~/.aws/credentials` snippet, and the Close, Retry and Cancel actions.
 
 A job is its operator's alone: anyone else gets 404; its credentials are the session's that
 started it (`jobs.start_job(session=...)`). The pages that carry secrets are
@@ -26,10 +26,10 @@ from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_POST
 
 from users import credentials, jobs, retrievals
-from users.exports import credentials_csv
+from users.exports import aws_credentials_file, credentials_csv
+from users.hygiene.keys import step_names as plan_step_names
 from users.models import Job, JobItem
-from users.provisioning import UserPlan
-from users.views.shortcuts import changes_iam, operator_for, queue_unavailable
+from users.views.shortcuts import changes_iam, credentials_file_response, operator_for, queue_unavailable
 
 ITEMS_PER_PAGE = 100
 JOBS_PER_PAGE = 25
@@ -200,6 +200,28 @@ def job_credentials_csv(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse
 
 
 @require_POST
+@never_cache
+@sensitive_variables("lines", "rows", "text")
+def job_credentials_file(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    """The job's access keys as a `~/.aws/credentials` snippet, one profile per user with a key:
+    the CSV's rules (this session's, 404 to any other, 410 once gone, audited, no-store), by POST
+    so that no link, prefetch or history entry can fetch it. 404 for a job that made no key."""
+    job = _job_for(request, job_id)
+    lines = _lines_or_none(job, request)
+    if lines is None:
+        return _gone(request)
+    rows = [line.csv_row() for line in lines if line.access_key_id and line.secret_access_key]
+    if not rows:
+        if any(line.item.access_key_id for line in lines):
+            return _gone(request)  # its keys were made, their secrets are gone
+        raise Http404("This job made no access key")
+    action = retrievals.DOWNLOAD_CREDENTIALS_FILE
+    jobs.audit_retrieval(job, operator=operator_for(request), action=action, users=len(rows))
+    text = aws_credentials_file(rows, account_id=job.account_id)
+    return credentials_file_response(text, filename=f"aws-credentials-{job.account_id}.ini")
+
+
+@require_POST
 @changes_iam
 @never_cache
 def job_close(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
@@ -257,11 +279,12 @@ def _step_rows(item: JobItem) -> list[dict[str, Any]]:
     for entry in item.steps:
         latest[entry["step"]] = entry
     rows = []
-    for step in UserPlan.from_json(item.plan).step_names():
+    for step in plan_step_names(item.plan):
         operation, _, argument = step.partition(":")
         entry = latest.get(step, {})
         row = {"operation": operation, "argument": argument, "status": entry.get("status", "not run")}
-        row.update({key: entry.get(key, "") for key in ("error_code", "error_message", "request_id")})
+        # "note": how a deactivated key's step ended (users/hygiene/keys.py).
+        row.update({key: entry.get(key, "") for key in ("error_code", "error_message", "request_id", "note")})
         if entry.get("status") in ("done", "failed"):
             started, ended = (datetime.fromisoformat(entry[key]) for key in ("started_at", "at"))
             row["seconds"] = (ended - started).total_seconds()

@@ -22,7 +22,13 @@ from formtools.wizard.views import SessionWizardView
 
 from iamconsole import cache_outage
 from users import credentials, retrievals
-from users.exports import CredentialRow, credentials_csv, service_credential_csv, sign_in_email_link
+from users.exports import (
+    CredentialRow,
+    aws_credentials_file,
+    credentials_csv,
+    service_credential_csv,
+    sign_in_email_link,
+)
 from users.forms.security import (
     USE_CASES,
     AccessKeyDescriptionForm,
@@ -39,6 +45,7 @@ from users.ssh_keys import DUPLICATE_MESSAGE, MAX_SSH_KEYS_PER_USER, is_duplicat
 from users.views.shortcuts import (
     changes_iam,
     clear_site_cache,
+    credentials_file_response,
     gateway_for,
     read_secret,
     read_user,
@@ -348,6 +355,25 @@ def retrieve_csv(request: HttpRequest, name: str, kind: str, retrieval_id: str) 
     response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=f"{name}_{suffix}.csv")
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+@require_POST
+@never_cache
+@sensitive_variables("secret", "text")
+def retrieve_credentials_file(request: HttpRequest, name: str, kind: str, retrieval_id: str) -> HttpResponse:
+    """A new access key as a `~/.aws/credentials` profile named after the user: the .csv's
+    rules (this session's, 404 to any other, 410 once done or expired, audited), by POST."""
+    if kind != retrievals.ACCESS_KEY:
+        raise Http404("Only an access key makes a credentials file")
+    account_id = gateway_for(request).cached_account_info().account_id  # before the download is audited
+    secret = read_secret(request, name, kind, retrieval_id, action=retrievals.DOWNLOAD_CREDENTIALS_FILE)
+    if isinstance(secret, HttpResponse):
+        return secret
+    row = CredentialRow(
+        user_name=name, access_key_id=secret["access_key_id"], secret_access_key=secret["secret_access_key"]
+    )
+    text = aws_credentials_file([row], account_id=account_id)
+    return credentials_file_response(text, filename=f"{name}_aws-credentials.ini")
 
 
 @require_POST

@@ -1,14 +1,16 @@
 """What views share: the signed-in operator and their gateway, a user read or 404, the
 permission check for changes, the failure message, the answer when the job queue is down, and
-a one-time secret read (or 404/410) and the headers of the answers that end one, and the
-Create group dialog of wizard step 2 and of Add permissions.
+a one-time secret read (or 404/410) and the headers of the answers that end one, the download
+of a `~/.aws/credentials` snippet, and the Create group dialog of wizard step 2 and of Add
+permissions.
 Views import this, never each other."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from functools import wraps
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
@@ -16,6 +18,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.http import content_disposition_header
 from django.views.decorators.cache import never_cache
 
 from users import credentials, retrievals, roles, user_details
@@ -29,6 +32,8 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
 _View = TypeVar("_View", bound=Callable[..., HttpResponseBase])
+_Named = TypeVar("_Named", bound="_HasName")
+ACCESS_KEY_ID_RE = re.compile(r"(AKIA|ASIA)[A-Z0-9]{12,124}")
 
 
 def changes_iam(view: _View) -> _View:
@@ -103,6 +108,16 @@ def read_secret(
         return render(request, "users/security/gone.html", {"name": name}, status=410)
 
 
+def credentials_file_response(text: str, *, filename: str) -> HttpResponse:
+    """A `~/.aws/credentials` snippet (users/exports.py) as a download. The view is
+    `never_cache` and POST-only, as every answer holding a secret is kept out of caches and
+    history."""
+    response = HttpResponse(text.encode(), content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=filename)
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
 def clear_site_cache(response: HttpResponse) -> HttpResponse:
     """Ask the browser to drop what it cached of the pages that showed a secret (Done, Cancel,
     sign-out: RELIABILITY.md S5)."""
@@ -149,3 +164,20 @@ def create_group_from_dialog(request: HttpRequest, gateway: IamGateway) -> tuple
             refused = f"IAM answered {error.code} ({error.message})"
             messages.error(request, f"Policy {names[arn]} was not attached to {name}: {refused}.")
     return NewGroupForm(prefix=NEW_GROUP_PREFIX, existing_groups=(), policies=policies), name
+
+
+class _HasName(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+def search_users(gateway: IamGateway, users: Sequence[_Named], query: str) -> list[_Named]:
+    """The users list's search (and Export users'): the users whose name contains the query,
+    regardless of case, or the owner of the access key it names; all of them for no query."""
+    if not query:
+        return list(users)
+    if ACCESS_KEY_ID_RE.fullmatch(query):
+        owner = gateway.find_user_by_access_key(query)
+        return [user for user in users if user.name == owner]
+    needle = query.casefold()
+    return [user for user in users if needle in user.name.casefold()]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -23,20 +21,7 @@ from users.iam.gateway import IamGateway
 from users.iam.types import AccessKey, CredentialReport, UserSummary
 from users.list_columns import rows
 from users.models import Column, ListPreferences
-from users.views.shortcuts import bad_request, changes_iam, gateway_for, operator_for
-
-ACCESS_KEY_ID_RE = re.compile(r"(AKIA|ASIA)[A-Z0-9]{12,124}")
-
-
-def _search(gateway: IamGateway, users: list[UserSummary], query: str) -> list[UserSummary]:
-    """Users whose name contains the query, or the owner of the access key it names."""
-    if not query:
-        return users
-    if ACCESS_KEY_ID_RE.fullmatch(query):
-        owner = gateway.find_user_by_access_key(query)
-        return [u for u in users if u.name == owner]
-    needle = query.casefold()
-    return [u for u in users if needle in u.name.casefold()]
+from users.views.shortcuts import bad_request, changes_iam, gateway_for, operator_for, search_users
 
 
 def _access_keys(gateway: IamGateway, users: list[UserSummary], fresh: bool) -> dict[str, list[AccessKey]]:
@@ -82,7 +67,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
     columns, fresh = preferences.visible_columns(), "refresh" in request.GET
     gateway = gateway_for(request)
     users = gateway.user_index(fresh=fresh)
-    page = Paginator(_search(gateway, users, query), per_page).get_page(request.GET.get("page"))
+    page = Paginator(search_users(gateway, users, query), per_page).get_page(request.GET.get("page"))
     shown = list(page.object_list)
     keys = _access_keys(gateway, shown, fresh) if any(column.source == "keys" for column in columns) else {}
     report, report_problem = _credential_report(gateway, columns, fresh)

@@ -12,6 +12,9 @@ its progress page, which moves on to the credentials once the users exist.
 User names are checked against the cached users index at step 1, and against IAM itself (one
 GetUser per name) when Review is shown and at Create: a name taken since sends the admin back
 to step 1 with the error next to its field.
+Review also offers its plan as Terraform (users/plans/terraform.py): the same view, as
+`as_view(terraform_download=True)` at users/create/iam-users.tf, answers a GET with the file
+and leaves the wizard at Review (a plain GET would start it afresh).
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect
+from django.utils.http import content_disposition_header
 from formtools.wizard.views import SessionWizardView
 
 from iamconsole import cache_outage
@@ -36,6 +40,7 @@ from users.forms.wizard import ACCESS_CONSOLE, ACCESS_PROGRAMMATIC, DetailsForm,
 from users.iam.gateway import IamGateway
 from users.iam.types import PasswordPolicy, Policy
 from users.models import Job
+from users.plans import terraform
 from users.provisioning import CHANGE_PASSWORD_POLICY_ARN, UserPlan, copy_permissions, needs_change_password_policy
 from users.views.shortcuts import create_group_from_dialog, operator_for, queue_unavailable
 
@@ -90,6 +95,9 @@ def build_plans(
 class AddUserWizard(SessionWizardView):  # type: ignore[misc]  # formtools has no type information
     form_list = STEPS
     request: HttpRequest
+    # as_view(terraform_download=True): a GET answers the Review's plan as a Terraform file
+    # instead of starting the wizard afresh.
+    terraform_download = False
 
     def get_template_names(self) -> list[str]:
         return [f"users/wizard/{self.steps.current}.html"]
@@ -146,6 +154,26 @@ class AddUserWizard(SessionWizardView):  # type: ignore[misc]  # formtools has n
                 "copy_permissions": lambda source: copy_permissions(self.gateway, source),
             }
         return {}
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if self.terraform_download:
+            return self._terraform_file()
+        response: HttpResponse = super().get(request, *args, **kwargs)
+        return response
+
+    def _terraform_file(self) -> HttpResponse:
+        """The plan shown at Review as iam-users.tf. Not at Review: 404; a user name taken since
+        sends the admin back to step 1, as Review does."""
+        if self.steps.current != "review":
+            raise Http404("There is no plan to download: go through the wizard to its Review step.")
+        plans = self._review_context().get("plans")
+        if not plans:
+            failure: HttpResponse = self.render(self.get_form())
+            return failure
+        response = HttpResponse(_terraform(plans), content_type=terraform.CONTENT_TYPE)
+        response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=terraform.FILE_NAME)
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
 
     def process_step(self, form: Any) -> QueryDict:
         """Keep step data as formtools does, but with a custom password sealed."""
@@ -241,6 +269,7 @@ class AddUserWizard(SessionWizardView):  # type: ignore[misc]  # formtools has n
             "policy_types": policy_types,
             "summary": _permissions_summary(plans[0], policy_types),
             "cli": [command for plan in plans for command in plan.cli_commands()],
+            "terraform": _terraform(plans),
         }
 
     def done(self, form_list: Any, form_dict: dict[str, Any], **kwargs: Any) -> HttpResponse:
@@ -288,6 +317,10 @@ class AddUserWizard(SessionWizardView):  # type: ignore[misc]  # formtools has n
             return redirect("users:job_detail", job_id=job.id)
         messages.info(self.request, "These users are already being created.")
         return redirect("users:list")
+
+
+def _terraform(plans: list[UserPlan]) -> str:
+    return terraform.render(plans, source="at the Review of the Add user wizard")
 
 
 def _permissions_summary(plan: UserPlan, policies: dict[str, Any]) -> list[tuple[str, str, str]]:
