@@ -141,7 +141,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, refusing passwords when LOCAL_SIGN_IN is off (users/oidc/backend.py).
+    "users.oidc.backend.PasswordBackend",
+    # Sign-in at the identity provider (OpenID Connect), when OIDC_ISSUER is set.
+    "users.oidc.backend.OidcBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "users:list"
@@ -185,6 +188,31 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
 # Its 403 in the console's frame, as the other error pages (iamconsole/urls.py).
 CSRF_FAILURE_VIEW = "iamconsole.error_pages.csrf_failure"
+
+# Operators may sign in at the company's identity provider with OpenID Connect (users/oidc/):
+# off while OIDC_ISSUER is empty. The endpoints come from the issuer's discovery document; the
+# console role from the groups claim, read again at every sign-in (no mapped group: no access).
+OIDC_ISSUER = os.environ.get("OIDC_ISSUER", "").strip()
+OIDC_CLIENT_ID = os.environ.get("OIDC_CLIENT_ID", "").strip()
+OIDC_CLIENT_SECRET = os.environ.get("OIDC_CLIENT_SECRET") or (
+    Path(os.environ["OIDC_CLIENT_SECRET_FILE"]).read_text().strip() if os.environ.get("OIDC_CLIENT_SECRET_FILE") else ""
+)
+OIDC_SCOPES = os.environ.get("OIDC_SCOPES") or "openid email profile"
+OIDC_PROVIDER_NAME = os.environ.get("OIDC_PROVIDER_NAME") or "your identity provider"
+OIDC_ALLOWED_EMAIL_DOMAINS = [d.lower() for d in envlist("OIDC_ALLOWED_EMAIL_DOMAINS", "")]
+OIDC_GROUPS_CLAIM = os.environ.get("OIDC_GROUPS_CLAIM") or "groups"
+OIDC_OPERATOR_GROUPS = envlist("OIDC_OPERATOR_GROUPS", "")
+OIDC_VIEWER_GROUPS = envlist("OIDC_VIEWER_GROUPS", "")
+# The ID token's amr values, or acr values, that count as MFA done at the identity provider;
+# empty: the console's own OTP step applies to every operator.
+OIDC_MFA_AMR = envlist("OIDC_MFA_AMR", "")
+OIDC_MFA_ACR = envlist("OIDC_MFA_ACR", "")
+# The user-name-and-password form; with OIDC on, false leaves only the identity provider.
+LOCAL_SIGN_IN = envbool("LOCAL_SIGN_IN", True)
+if OIDC_ISSUER and not OIDC_CLIENT_ID:
+    raise ValueError("OIDC_ISSUER is set: set OIDC_CLIENT_ID too")
+if not LOCAL_SIGN_IN and not OIDC_ISSUER:
+    raise ValueError("LOCAL_SIGN_IN=false needs OIDC_ISSUER: nobody could sign in")
 
 # --- Transport security: on when the console is served over HTTPS -------------------------
 

@@ -3,16 +3,14 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from iamconsole import error_pages
-from users.forms.sign_in import SignInForm
 from users.views.health import liveness, readiness
 from users.views.shortcuts import ends_secrets
+from users.views.sign_in import SignInView
 
 urlpatterns = [
-    path(
-        "login/",
-        auth_views.LoginView.as_view(authentication_form=SignInForm, redirect_authenticated_user=True),
-        name="login",
-    ),
+    path("login/", SignInView.as_view(), name="login"),
+    # Sign-in at the identity provider (OpenID Connect): 404 unless OIDC_ISSUER is set.
+    path("oidc/", include("users.oidc.urls")),
     # Sign-out: no-store, and the browser drops its cache of the pages that showed secrets.
     path("logout/", ends_secrets(auth_views.LogoutView.as_view()), name="logout"),
     path("health/", readiness, name="health"),

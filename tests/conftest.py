@@ -25,6 +25,8 @@ from users.iam.embedded import server as embedded_server
 from users.iam.gateway import IamGateway
 from users.roles import OPERATORS, VIEWERS
 
+pytest_plugins = ["tests.oidc_provider.fixtures"]
+
 
 @pytest.fixture
 def operator(django_user_model: type[User]) -> User:

@@ -102,12 +102,15 @@ def _client(request: HttpRequest | None) -> dict[str, Any]:
 
 
 def on_signed_in(sender: Any, request: HttpRequest | None, user: AbstractBaseUser, **kwargs: Any) -> None:
-    """user_logged_in."""
+    """user_logged_in. A sign-in at the identity provider (users/oidc/accounts.py) brings its own
+    action and details (issuer, subject, role) on the user."""
+    own: tuple[str, dict[str, Any]] = getattr(user, "sign_in_audit", (SIGN_IN, {}))
+    action, details = own
     record(
         operator=user,
-        action=SIGN_IN,
+        action=action,
         target=user.get_username(),
-        parameters=_client(request),
+        parameters={**_client(request), **details},
         outcome=AuditEvent.Outcome.SUCCESS,
     )
 

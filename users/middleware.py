@@ -50,7 +50,8 @@ class RefusalAuditMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if response.status_code == 403:
+        # A refused identity-provider sign-in has its own row (users/views/sign_in.py).
+        if response.status_code == 403 and not getattr(response, "refusal_audited", False):
             audit.record_refusal(request)
         return response
 

@@ -292,6 +292,25 @@ class ListPreferences(models.Model):
         return visible_columns(self.columns)
 
 
+class OperatorIdentity(models.Model):
+    """The operator's account at the identity provider (OpenID Connect): its issuer and subject,
+    the one identifier an IdP promises never to reassign. Found by them at every sign-in
+    (users/oidc/accounts.py); an operator signed in this way has no usable password."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="operator_identity")
+    issuer = models.CharField(max_length=512)
+    subject = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_sign_in_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "operator identities"
+        constraints = [models.UniqueConstraint(fields=["issuer", "subject"], name="operator_identity_issuer_subject")]
+
+    def __str__(self) -> str:
+        return f"{self.subject} at {self.issuer}"
+
+
 class DriftVisit(models.Model):
     """One operator's last look at what changed in IAM outside the console (users/drift/): the
     users as the users index and credential report showed them when the operator last marked

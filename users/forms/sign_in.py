@@ -5,8 +5,12 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
+
+from users.oidc.provider import local_sign_in
 
 
 class SignInForm(AuthenticationForm):
@@ -22,3 +26,14 @@ class SignInForm(AuthenticationForm):
         field = cast(forms.CharField, self.fields["username"])
         if field.max_length is not None:
             field.validators.append(MaxLengthValidator(field.max_length))
+
+    def clean(self) -> dict[str, Any]:
+        # LOCAL_SIGN_IN=false: the form is not shown, and a password sent anyway is refused
+        # before any check (users/oidc/backend.py refuses it too, for the admin's sign-in).
+        if not local_sign_in():
+            raise ValidationError(
+                f"Signing in with a password is turned off: use Sign in with {settings.OIDC_PROVIDER_NAME}.",
+                code="local_sign_in_off",
+            )
+        cleaned: dict[str, Any] = super().clean()
+        return cleaned

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -29,17 +30,27 @@ if TYPE_CHECKING:
 
 RECOVERY_CODES = 10
 NO_DEVICE_CHECKED_AT = "operator_mfa_no_device_at"  # session key: when the operator last had no device
+# Session key: the operator whose sign-in at the identity provider was with MFA (its amr / acr, as
+# OIDC_MFA_AMR / OIDC_MFA_ACR count it; users/views/sign_in.py): that sign-in passes the OTP step.
+IDP_MFA = "operator_mfa_at_idp"
+_OIDC_BACKEND = "users.oidc.backend.OidcBackend"
 TOTP_CODE = re.compile(r"\d{6}")
 
 
 def pending_step(request: HttpRequest) -> Literal["verify", "enrol"] | None:
     """The OTP step this session must pass before anything else, or None."""
     user: Any = request.user
-    if not user.is_authenticated or user.is_verified():
+    if not user.is_authenticated or user.is_verified() or _mfa_at_idp(request, user):
         return None
     if _has_device(request, user):
         return "verify"
     return "enrol" if settings.OPERATOR_MFA == "required" else None
+
+
+def _mfa_at_idp(request: HttpRequest, user: Any) -> bool:
+    """Whether this session's operator signed in at the identity provider, with MFA there."""
+    session = request.session
+    return session.get(IDP_MFA) == user.pk and session.get(BACKEND_SESSION_KEY) == _OIDC_BACKEND
 
 
 def _has_device(request: HttpRequest, user: Any) -> bool:
