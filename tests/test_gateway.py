@@ -21,6 +21,7 @@ from django.test import override_settings
 from iamconsole.cache_outage import tolerant_cache
 from tests.faults import inject, instant_retries
 from users.iam import gateway as gateway_module
+from users.iam import read_pool
 from users.iam.counter import CALLS
 from users.iam.errors import (
     AccessDenied,
@@ -673,6 +674,8 @@ def test_a_jobs_changes_show_in_the_users_index_within_the_lag(iam, monkeypatch)
         assert _index_names(iam) == ["arthur"]  # read less than the lag ago
     assert calls.total == 0
     monkeypatch.setattr(gateway_module, "JOB_CHANGE_LAG_SECONDS", 0)  # the lag has passed
+    assert _index_names(iam) == ["arthur"]  # served at once, read again in the background
+    read_pool.wait_for_background()
     assert _index_names(iam) == ["arthur", "ford"]
     monkeypatch.undo()
     iam.create_user("zaphod")  # in a request: a new generation
@@ -691,15 +694,24 @@ def test_while_one_request_reads_a_stale_index_again_the_others_keep_it(iam, mon
     assert calls.total == 0
     monkeypatch.undo()
     monkeypatch.setattr(gateway_module, "JOB_CHANGE_LAG_SECONDS", 0)
+    with CALLS.measure() as calls:
+        assert _index_names(iam) == ["arthur"]  # this one takes the refresh over, in the background
+        read_pool.wait_for_background()
+    assert calls.by_operation["GetAccountAuthorizationDetails"] == 1
     assert _index_names(iam) == ["arthur", "ford"]
 
 
-def test_a_failed_refresh_of_a_stale_index_lets_the_next_request_try_again(iam, monkeypatch) -> None:
+def test_a_failed_refresh_of_a_stale_index_lets_the_next_request_try_again(iam, monkeypatch, caplog) -> None:
     iam.create_user("arthur")
     assert _index_names(iam) == ["arthur"]
     with iam.changes_then_invalidate(by_job=True):
         iam.create_user("ford")
     monkeypatch.setattr(gateway_module, "JOB_CHANGE_LAG_SECONDS", 0)
-    with inject(iam, "GetAccountAuthorizationDetails", "AccessDenied", status=403), pytest.raises(IamError):
-        iam.user_index()
+    caplog.set_level(logging.WARNING, logger="users.iam.read_pool")
+    with inject(iam, "GetAccountAuthorizationDetails", "AccessDenied", status=403):
+        assert _index_names(iam) == ["arthur"]  # the page is served; its refresh fails
+        read_pool.wait_for_background()
+    assert "A background IAM read failed: user-index" in caplog.text
+    assert _index_names(iam) == ["arthur"]  # the next request takes the refresh over again
+    read_pool.wait_for_background()
     assert _index_names(iam) == ["arthur", "ford"]

@@ -830,14 +830,14 @@ def test_it_pages_and_filters_the_users_of_a_large_job(iam, operator, operator_c
     JobItem.objects.filter(job=job, position__in=[5, 120]).update(status=Status.FAILED, error_code="LimitExceeded")
     url = reverse("users:job_detail", args=[job.id])
     first = operator_client.get(url).content.decode()
-    assert first.count("data-item-id=") == 100 and "user099" in first and "user100" not in first
-    assert "Page 1 of 2" in first
-    second = operator_client.get(url + "?page=2").content.decode()
-    assert second.count("data-item-id=") == 30 and "user129" in second
+    assert first.count("data-item-id=") == 50 and "user049" in first and "user050" not in first
+    assert "Page 1 of 3" in first
+    last = operator_client.get(url + "?page=3").content.decode()
+    assert last.count("data-item-id=") == 30 and "user100" in last and "user129" in last
     failed = operator_client.get(url + "?status=failed").content.decode()
     assert failed.count("data-item-id=") == 2 and "user005" in failed and "user120" in failed
     assert f'data-progress-url="{reverse("users:job_progress", args=[job.id])}?status=failed&page=1"' in failed
-    progress = operator_client.get(reverse("users:job_progress", args=[job.id]) + "?page=2").json()
+    progress = operator_client.get(reverse("users:job_progress", args=[job.id]) + "?page=3").json()
     assert len(progress["items"]) == 30 and progress["total"] == 130 and progress["failed"] == 2
 
 

@@ -30,7 +30,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from iamconsole.cache_outage import tolerant_cache as cache  # a miss while Redis is down
 from users import audit
-from users.iam import aws_session, rate_limit
+from users.iam import aws_session, rate_limit, read_pool
 from users.iam.access_advisor import AccessAdvisorVerbs
 from users.iam.account_verbs import AccountVerbs
 from users.iam.aws_session import CREDENTIAL_ERRORS
@@ -111,9 +111,10 @@ PAGE_SIZE = 1000  # IAM's maximum MaxItems: a page per 1,000 users, not per 100
 CACHE_SECONDS = 60
 # A running job's changes make those indexes stale only once they are this old: an import would
 # otherwise start new ones with every user it creates, and every users-list request would read
-# the whole index from IAM again, in every process (docs/PERFORMANCE.md, the load test).
-JOB_CHANGE_LAG_SECONDS = 2
-# How long one request may hold the refresh of an index that a job made stale (its read's bound).
+# the whole index from IAM again, in every process (docs/PERFORMANCE.md, the load test). The
+# users list shows a job's users this late at most; the job's own page shows them at once.
+JOB_CHANGE_LAG_SECONDS = 10
+# How long one background refresh of an index that a job made stale may hold it (its read's bound).
 REFRESH_HOLD_SECONDS = 30
 # The account id and alias, shown in every page's frame.
 ACCOUNT_CACHE_SECONDS = 300
@@ -477,11 +478,19 @@ class IamGateway(SecurityCredentialVerbs, AccountVerbs, AccessAdvisorVerbs, User
         console makes in a request moves to a new generation, so only changes made elsewhere
         can be up to CACHE_SECONDS late (or until `fresh`). A running job's changes (its own
         generation) show within JOB_CHANGE_LAG_SECONDS: a value read before them is read again
-        once it is that old, by one request while the others keep it meanwhile."""
+        once it is that old, in the background, while every request keeps it meanwhile."""
         generation, job_generation = self._generations()
         key = self._cache_key(f"{name}@{generation}")
-        if not fresh and (cached := cache.get(key)) is not None and self._still_usable(key, cached, job_generation):
+        if not fresh and (cached := cache.get(key)) is not None:
+            if not self._still_usable(key, cached, job_generation):
+                # This request holds the refresh: it runs on read_pool, and this request too
+                # serves the value it has (no request waits for a running job's changes).
+                read_pool.in_background(name, lambda: self._read_into(key, read, job_generation))
             return cast(T, cached[2])
+        return self._read_into(key, read, job_generation)
+
+    @staticmethod
+    def _read_into(key: str, read: Callable[[], T], job_generation: int) -> T:
         try:
             value = read()
             cache.set(key, (job_generation, time.time(), value), CACHE_SECONDS)
@@ -497,9 +506,9 @@ class IamGateway(SecurityCredentialVerbs, AccountVerbs, AccessAdvisorVerbs, User
 
     @staticmethod
     def _still_usable(key: str, cached: tuple[int, float, Any], job_generation: int) -> bool:
-        """Whether a value cached under `key` may be shown: read since the running jobs' last
-        changes, or less than JOB_CHANGE_LAG_SECONDS ago, or another request is reading it
-        again (then this one keeps it meanwhile)."""
+        """Whether a value cached under `key` is current enough: read since the running jobs'
+        last changes, or less than JOB_CHANGE_LAG_SECONDS ago, or another request is reading it
+        again. False takes the refresh over (for REFRESH_HOLD_SECONDS at most)."""
         read_job_generation, read_at, _ = cached
         if read_job_generation == job_generation or time.time() - read_at < JOB_CHANGE_LAG_SECONDS:
             return True

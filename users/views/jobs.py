@@ -31,7 +31,7 @@ from users.hygiene.keys import step_names as plan_step_names
 from users.models import Job, JobItem
 from users.views.shortcuts import changes_iam, credentials_file_response, operator_for, queue_unavailable
 
-ITEMS_PER_PAGE = 100
+ITEMS_PER_PAGE = 50
 JOBS_PER_PAGE = 25
 # Up to this many users, the Success page shows each one's secrets; beyond, it says how many
 # are waiting and offers the CSV (a page of 5,000 passwords helps nobody).
