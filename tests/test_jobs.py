@@ -126,6 +126,15 @@ def test_it_creates_a_job_with_an_item_per_plan(iam, operator) -> None:
     assert [UserPlan.from_json(i.plan) for i in items] == plans
 
 
+def test_a_finished_jobs_users_show_in_the_users_index_at_once(iam, operator) -> None:
+    """While a job runs, the cached users index shows its changes within JOB_CHANGE_LAG_SECONDS;
+    once it has finished, at once (a page opened after the job, e.g. the hygiene page after a
+    Deactivate, must not show what was before it)."""
+    assert iam.user_index() == []  # cached
+    _run(_start(operator, UserPlan(user_name="ann"), UserPlan(user_name="bob")))
+    assert [user.name for user in iam.user_index()] == ["ann", "bob"]
+
+
 def test_it_keeps_the_custom_password_only_in_the_one_time_store(iam, operator) -> None:
     job = _start(operator, _both("ann", custom_password=True), custom_password=CUSTOM)
     stored = credentials.take(batch=str(job.id), operator_id=operator.id, item=job_items.CUSTOM_PASSWORD_ITEM)

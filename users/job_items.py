@@ -114,13 +114,13 @@ class Outcome:
     database_error: bool = False  # the run met one: its connection may be broken
 
 
-def save_outcomes(claim: Claim, outcomes: Sequence[Outcome]) -> set[Any]:
+def save_outcomes(claim: Claim, outcomes: Sequence[Outcome]) -> tuple[set[Any], set[Any]]:
     """Save what the run learnt about these items and their new status, in one UPDATE, for the
     items the claim still holds; QUEUED ones become CANCELLED if their job was cancelled
     meanwhile. Then finish the jobs that have nothing left to run. The ids of those of the
-    outcomes' jobs that are cancelled."""
+    outcomes' jobs that are cancelled, and of those that are finished."""
     if not outcomes:
-        return set()
+        return set(), set()
     now = timezone.now()
     job_ids = {outcome.item.job_id for outcome in outcomes}
     cancelled = set(Job.objects.filter(pk__in=job_ids, cancelled_at__isnull=False).values_list("id", flat=True))
@@ -139,9 +139,8 @@ def save_outcomes(claim: Claim, outcomes: Sequence[Outcome]) -> set[Any]:
         items.append(item)
     fields = [*RUN_FIELDS, "status", "heartbeat_at", "finished_at", "error_code", "error_message", "interrupted"]
     _update(items, fields, claim=claim)
-    for job_id in job_ids:
-        finish_job_if_done(job_id)
-    return cancelled
+    finished = {job_id for job_id in job_ids if finish_job_if_done(job_id)}
+    return cancelled, finished
 
 
 def _update(items: Sequence[JobItem], fields: Sequence[str], *, claim: Claim | None = None) -> None:

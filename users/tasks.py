@@ -285,10 +285,12 @@ class Chunk:
         send again the items queued again."""
         self.flushed_at = time.monotonic()
         outcomes, self.outcomes = self.outcomes, []
+        finished: set[uuid.UUID] = set()
         for delay in (*FLUSH_BACKOFF, None):
             try:
                 self.audit.flush()
-                self.cancelled |= job_items.save_outcomes(self.claim, outcomes)
+                cancelled, finished = job_items.save_outcomes(self.claim, outcomes)
+                self.cancelled |= cancelled
                 if self.saved + len(outcomes) < len(self.claim.items):
                     job_items.beat(self.claim)
                 break
@@ -300,6 +302,8 @@ class Chunk:
         self.saved += len(outcomes)
         for gateway in self.gateways.values():
             gateway.invalidate_deferred(by_job=True)
+        for job_id in finished:  # its changes show on every page now, not within the lag
+            self.gateways[job_id].invalidate_all()
         _send_again([o for o in outcomes if o.item.status == Status.QUEUED])
 
 

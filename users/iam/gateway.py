@@ -335,6 +335,11 @@ class IamGateway(SecurityCredentialVerbs, AccountVerbs, AccessAdvisorVerbs, User
             self._stale = False
             self._invalidate_now(by_job=by_job)
 
+    def invalidate_all(self) -> None:
+        """Make every cached read of this IAM stale at once: a job's end, after which what it
+        changed shows on every page at once rather than within JOB_CHANGE_LAG_SECONDS."""
+        self._invalidate_now()
+
     def _invalidate(self, operation: str) -> None:
         """After any change (even a failed one: it may have half-happened), cached reads of
         this IAM are stale: move to a new generation of cache keys."""
