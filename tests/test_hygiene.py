@@ -1,6 +1,7 @@
 """The access-key hygiene page (issue 17, users/hygiene/, users/views/hygiene.py): the report
-read from IAM's credential report, its thresholds, the key ids of the rows shown, the CSV,
-who may deactivate, and the job that deactivates keys (run through the task's own function
+read from IAM's credential report alone (no per-user call to view it), its thresholds, the CSV,
+who may deactivate, the confirmation that reads the selected keys' ids, a row's Rotate, and
+the job that deactivates keys (run through the task's own function
 here; tests/integration/test_hygiene_worker.py runs it on a real worker). IAM is moto's
 in-process `mock_aws` (the `iam` fixture)."""
 
@@ -19,10 +20,11 @@ from moto.iam.models import AccessKeyLastUsed, IAMBackend, iam_backends
 
 from tests.faults import inject
 from users import jobs
-from users.forms.hygiene import selected_keys
+from users.forms.hygiene import confirmed_key_ids, selected_keys
 from users.hygiene import keys as key_jobs
 from users.hygiene.deactivation import start_deactivation
-from users.hygiene.report import CSV_HEADER, StaleKey, attach_key_ids, hygiene_csv, hygiene_report
+from users.hygiene.report import CSV_HEADER, ReportedKey, hygiene_csv, hygiene_report, match_keys
+from users.iam.counter import CALLS
 from users.iam.errors import ReadOnlyConsole
 from users.iam.gateway import IamGateway
 from users.iam.types import AccessKey, parse_credential_report
@@ -32,6 +34,8 @@ from users.tasks import run_job_items
 from users.views import hygiene as hygiene_views
 
 URL = reverse("users:hygiene")
+# The credential report's read: GenerateCredentialReport (again while IAM is making it), one Get.
+REPORT_CALLS = {"GenerateCredentialReport", "GetCredentialReport"}
 EXPORT = reverse("users:hygiene_export")
 DEACTIVATE = reverse("users:hygiene_deactivate")
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
@@ -119,10 +123,10 @@ def test_the_threshold_is_a_number_of_days_counted_exactly() -> None:
 
 def test_it_matches_reported_keys_to_iams_by_creation_time() -> None:
     created = NOW - timedelta(days=100)
-    rows = [
-        StaleKey("ford", 1, created, None, 100, 100, True, True),
-        StaleKey("ford", 2, created + timedelta(days=5), None, 95, 95, True, True),
-        StaleKey("gone", 1, created, None, 100, 100, True, True),
+    wanted = [
+        ReportedKey("ford", 1, created),
+        ReportedKey("ford", 2, created + timedelta(days=5)),
+        ReportedKey("gone", 1, created),
     ]
     keys = {
         "ford": [
@@ -132,9 +136,9 @@ def test_it_matches_reported_keys_to_iams_by_creation_time() -> None:
         "gone": [AccessKey("AKIAGONENEWER000000", "Active", created + timedelta(days=2))],
     }
 
-    matched = attach_key_ids(rows, keys)
+    matched = match_keys(wanted, keys)
 
-    assert [(row.key_id, row.status, row.selectable) for row in matched] == [
+    assert [(key.key_id, key.status, key.deactivatable) for key in matched] == [
         ("AKIAFORDFIRST000000", "Active", True),
         ("AKIAFORDSECOND00000", "Inactive", False),
         ("", "", False),  # deleted since the report: a newer key is not taken for it
@@ -156,17 +160,39 @@ def test_the_csv_lists_every_finding_with_its_reason_and_escapes_formulas() -> N
     assert len(lines) == 3
 
 
-def test_a_deactivate_selection_is_user_and_key_pairs() -> None:
-    keys = ["ford:AKIAAAAAAAAAAAAAAAAA", "ford:AKIABBBBBBBBBBBBBBBB", "ann@x.org:AKIACCCCCCCCCCCCCCCC"]
-    assert selected_keys([*keys, keys[0]], limit=5) == {
-        "ford": ["AKIAAAAAAAAAAAAAAAAA", "AKIABBBBBBBBBBBBBBBB"],
-        "ann@x.org": ["AKIACCCCCCCCCCCCCCCC"],
-    }
-    for bad in ["ford", "ford:akia-lower", "bad name:AKIAAAAAAAAAAAAAAAAA", ":AKIAAAAAAAAAAAAAAAAA"]:
+def test_a_deactivate_selection_names_keys_as_the_report_does_and_its_ids_stay_with_its_users() -> None:
+    values = ["ford:1:2026-01-02T03:04:05Z", "ford:2:2026-02-02T03:04:05Z", "ann@x.org:1:2025-12-31T23:59:59Z"]
+    selection = selected_keys([*values, values[0]], limit=5)
+    assert [(key.user_name, key.slot, key.created) for key in selection] == [
+        ("ford", 1, datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)),
+        ("ford", 2, datetime(2026, 2, 2, 3, 4, 5, tzinfo=UTC)),
+        ("ann@x.org", 1, datetime(2025, 12, 31, 23, 59, 59, tzinfo=UTC)),
+    ]
+    assert [key.reference for key in selection] == values
+    bad_values = [
+        "ford", "ford:1", "ford:3:2026-01-02T03:04:05Z", "ford:01:2026-01-02T03:04:05Z", "ford:1:2026-01-02",
+        "ford:1:2026-13-02T03:04:05Z", "ford:1:2026-01-02T03:04:05+00:00", "bad name:1:2026-01-02T03:04:05Z",
+        ":1:2026-01-02T03:04:05Z", "ford:AKIAAAAAAAAAAAAAAAAA",
+    ]  # fmt: skip
+    for bad in bad_values:
         with pytest.raises(ValueError):
             selected_keys([bad], limit=5)
     with pytest.raises(ValueError):
-        selected_keys(keys, limit=2)
+        selected_keys(values, limit=2)
+
+    ids = ["ford:AKIAAAAAAAAAAAAAAAAA", "ann@x.org:AKIACCCCCCCCCCCCCCCC", "ford:AKIABBBBBBBBBBBBBBBB"]
+    assert confirmed_key_ids([*ids, ids[0]], selection) == {
+        "ford": ["AKIAAAAAAAAAAAAAAAAA", "AKIABBBBBBBBBBBBBBBB"],
+        "ann@x.org": ["AKIACCCCCCCCCCCCCCCC"],
+    }
+    for forged in (
+        ["zaphod:AKIAAAAAAAAAAAAAAAAA"],  # not a selected user
+        ["ann@x.org:AKIAAAAAAAAAAAAAAAAA", "ann@x.org:AKIABBBBBBBBBBBBBBBB"],  # more than selected
+        ["ford:akia-lower"],
+        ["AKIAAAAAAAAAAAAAAAAA"],
+    ):
+        with pytest.raises(ValueError):
+            confirmed_key_ids(forged, selection)
 
 
 # --- The page --------------------------------------------------------------------------------
@@ -201,30 +227,65 @@ def _rows(response: Any) -> list[str]:
     ]
 
 
-def test_it_lists_stale_keys_with_their_ids_rotate_links_and_users_without_mfa(
-    stale, operator_client: Client, monkeypatch: pytest.MonkeyPatch
+def _values(response: Any, name: str) -> list[str]:
+    """The values of the page's inputs named `name` (checkboxes, hidden fields)."""
+    return [html.unescape(value) for value in re.findall(rf'name="{name}" value="([^"]*)"', response.content.decode())]
+
+
+def _reference(user: str, slot: int, created: datetime) -> str:
+    return f"{user}:{slot}:{created:%Y-%m-%dT%H:%M:%SZ}"
+
+
+def _created(iam: IamGateway, user: str, key_id: str) -> datetime:
+    return next(key.created for key in iam.list_access_keys(user) if key.access_key_id == key_id)
+
+
+def test_it_lists_stale_keys_by_slot_with_rotate_links_and_users_without_mfa_from_the_report_alone(
+    stale, operator_client: Client, iam: IamGateway
 ) -> None:
-    calls: list[str] = []
-    original = IamGateway.list_access_keys
-
-    def spy(gateway: IamGateway, name: str) -> list[AccessKey]:
-        calls.append(name)
-        return original(gateway, name)
-
-    monkeypatch.setattr(IamGateway, "list_access_keys", spy)
-    response = operator_client.get(URL)
+    ford_created = _created(iam, "ford", stale["ford-old"])
+    with CALLS.measure() as calls:
+        response = operator_client.get(URL)
     assert response.status_code == 200
     rows = _rows(response)
     assert len(rows) == 2
-    assert rows[0].startswith(f"ford {stale['ford-old']}") and "200 days old" in rows[0]
-    assert rows[1].startswith(f"arthur {stale['arthur']}") and "120 days old; never used" in rows[1]
+    assert rows[0].startswith(f"ford Key 1 {ford_created:%b} ") and "200 days old" in rows[0]
+    assert rows[1].startswith("arthur Key 1 ") and "120 days old; never used" in rows[1]
     body = response.content.decode()
-    rotate = reverse("users:access_key_rotate", args=["ford", stale["ford-old"]])
-    assert f'href="{rotate}"' in body
-    assert f'value="ford:{stale["ford-old"]}"' in body and stale["zaphod"] not in body
-    assert sorted(calls) == ["arthur", "ford"]  # the users of the rows shown, not zaphod
+    for key_id in stale.values():
+        assert key_id not in body  # the credential report names no key: the page makes no call for one
+    rotate = reverse("users:hygiene_rotate", args=["ford", 1])
+    assert f'href="{rotate}?created={ford_created:%Y-%m-%dT%H%%3A%M%%3A%SZ}"' in body
+    assert _values(response, "key") == [
+        _reference("ford", 1, ford_created),
+        _reference("arthur", 1, _created(iam, "arthur", stale["arthur"])),
+    ]
+    assert calls.by_operation["ListAccessKeys"] == 0
     assert "Console users without MFA (1)" in text(response) and "Assign MFA device" in text(response)
     assert "Deactivate in account 123456789012" in text(response)
+
+
+def test_viewing_and_exporting_the_report_of_60_stale_users_reads_only_the_credential_report(
+    iam: IamGateway, operator_client: Client
+) -> None:
+    for number in range(60):
+        iam.create_user(f"user{number:02}")
+        iam.create_access_key(f"user{number:02}")
+        _moto_user(f"user{number:02}").access_keys[0].create_date = _days_ago(100 + number)
+    iam.cached_account_info()  # the account named next to Deactivate: read once, cached
+
+    with CALLS.measure() as calls:
+        first = operator_client.get(URL)
+    assert len(_rows(first)) == 50 and "Stale access keys (60)" in text(first)
+    assert set(calls.by_operation) == REPORT_CALLS  # and no ListAccessKeys, for any user
+    assert calls.by_operation["GetCredentialReport"] == 1
+
+    with CALLS.measure() as calls:
+        second = operator_client.get(URL, {"page": "2", "refresh": "1"})
+        exported = b"".join(cast(Any, operator_client.get(EXPORT)).streaming_content)
+    assert len(_rows(second)) == 10 and len(exported.splitlines()) == 61
+    assert set(calls.by_operation) == REPORT_CALLS  # ?refresh reads the report again; the export, cached
+    assert calls.by_operation["GetCredentialReport"] == 1
 
 
 def test_days_narrows_or_widens_the_report_and_bad_days_are_refused_next_to_the_field(
@@ -289,16 +350,23 @@ def test_the_export_is_the_whole_report_as_csv_and_is_audited(stale, operator_cl
     assert operator_client.get(EXPORT, {"days": "x"}).status_code == 400
 
 
-def test_deactivate_asks_first_then_starts_a_job_whose_page_shows_each_key(
+def test_deactivate_asks_first_reading_the_selected_keys_ids_then_starts_a_job_whose_page_shows_each_key(
     stale, operator_client: Client, iam: IamGateway
 ) -> None:
-    selection = {"key": [f"ford:{stale['ford-old']}", f"arthur:{stale['arthur']}"], "days": "90"}
-    confirm = operator_client.post(DEACTIVATE, selection)
+    selection = {"key": _values(operator_client.get(URL), "key"), "days": "90"}
+    with CALLS.measure() as calls:
+        confirm = operator_client.post(DEACTIVATE, selection)
     assert confirm.status_code == 200
+    assert calls.by_operation["ListAccessKeys"] == 2  # one per selected user (ford, arthur)
     assert "Deactivate 2 access keys in account 123456789012" in text(confirm)
+    assert "ford Key 1" in text(confirm) and f"{stale['ford-old']} Active" in text(confirm)
+    assert _values(confirm, "key_id") == [f"ford:{stale['ford-old']}", f"arthur:{stale['arthur']}"]
+    assert _values(confirm, "key") == selection["key"]
     assert not Job.objects.exists()
 
-    started = operator_client.post(DEACTIVATE, {**selection, "confirm": "1"})
+    started = operator_client.post(
+        DEACTIVATE, {"key": _values(confirm, "key"), "key_id": _values(confirm, "key_id"), "confirm": "1"}
+    )
 
     job = Job.objects.get()
     assert started.status_code == 302 and started["Location"] == reverse("users:job_detail", args=[job.id])
@@ -322,6 +390,10 @@ def test_deactivate_asks_first_then_starts_a_job_whose_page_shows_each_key(
 
 def test_deactivate_refuses_a_forged_selection_and_says_when_none_is_chosen(stale, operator_client: Client) -> None:
     assert operator_client.post(DEACTIVATE, {"key": "ford:<script>", "confirm": "1"}).status_code == 400
+    ford = _values(operator_client.get(URL), "key")[0]
+    # The confirmation's ids must be keys of the users selected: not zaphod's.
+    forged = {"key": ford, "key_id": f"zaphod:{stale['zaphod']}", "confirm": "1"}
+    assert operator_client.post(DEACTIVATE, forged).status_code == 400
     response = operator_client.post(DEACTIVATE, {"confirm": "1"}, follow=True)
     assert "Select the access keys to deactivate." in text(response)
     assert not Job.objects.exists()
@@ -380,18 +452,55 @@ def test_user_creation_still_runs_beside_key_jobs(stale, operator, iam: IamGatew
     assert set(JobItem.objects.values_list("status", flat=True)) == {JobItem.Status.DONE}
 
 
-def test_a_key_deactivated_since_iams_report_is_marked_and_cannot_be_selected(
+def test_the_confirmation_leaves_out_a_key_inactive_or_deleted_since_iams_report(
     stale, operator_client: Client, iam: IamGateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     report = iam.credential_report()  # real IAM renews its report at most every four hours
     iam.update_access_key("ford", stale["ford-old"], "Inactive")
     monkeypatch.setattr(IamGateway, "credential_report", lambda gateway, fresh=False: report)
+    selection = _values(operator_client.get(URL), "key")
+    assert len(selection) == 2  # the report still shows ford's key as active
 
-    response = operator_client.get(URL)
+    confirm = operator_client.post(DEACTIVATE, {"key": selection})
 
-    assert _rows(response)[0].split()[:3] == ["ford", stale["ford-old"], "Inactive"]
-    assert f'value="ford:{stale["ford-old"]}"' not in response.content.decode()
-    assert f'value="arthur:{stale["arthur"]}"' in response.content.decode()
+    assert "Deactivate 1 access key in account 123456789012" in text(confirm)
+    assert f"{stale['ford-old']} Inactive already: left out" in text(confirm)
+    assert _values(confirm, "key_id") == [f"arthur:{stale['arthur']}"]
+
+    iam.delete_access_key("arthur", stale["arthur"])
+    nothing = operator_client.post(DEACTIVATE, {"key": selection})
+    assert "No access key to deactivate" in text(nothing) and "No longer exists: left out" in text(nothing)
+    assert _values(nothing, "key_id") == [] and 'data-testid="confirm-deactivate"' not in nothing.content.decode()
+    refused = operator_client.post(DEACTIVATE, {"key": selection, "confirm": "1"}, follow=True)
+    assert "None of the selected access keys is still active: nothing changed." in text(refused)
+    assert not Job.objects.exists()
+
+
+def test_a_rows_rotate_finds_its_key_by_creation_time_and_leads_to_the_guided_rotate(
+    stale, operator_client: Client, viewer_client: Client, iam: IamGateway
+) -> None:
+    created = _created(iam, "ford", stale["ford-old"])
+    rotate = reverse("users:hygiene_rotate", args=["ford", 1])
+    with CALLS.measure() as calls:
+        response = operator_client.get(rotate, {"created": f"{created:%Y-%m-%dT%H:%M:%SZ}"})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("users:access_key_rotate", args=["ford", stale["ford-old"]])
+    assert calls.by_operation["ListAccessKeys"] == 1
+    viewed = viewer_client.get(rotate, {"created": f"{created:%Y-%m-%dT%H:%M:%SZ}"})
+    assert viewed["Location"] == response["Location"]  # as the Rotate page itself, viewers may look
+
+    iam.delete_access_key("ford", stale["ford-old"])
+    gone = operator_client.get(rotate, {"created": f"{created:%Y-%m-%dT%H:%M:%SZ}"}, follow=True)
+    assert gone.redirect_chain[0][0] == reverse("users:detail", args=["ford"]) + "?section=security_credentials"
+    assert f"Access key 1 of ford, created {created:%Y-%m-%d %H:%M} UTC, is no longer in IAM." in text(gone)
+    for bad in ("", "yesterday", "2026-01-02T03:04:05+00:00"):
+        assert operator_client.get(rotate, {"created": bad}).status_code == 400
+    assert (
+        operator_client.get(
+            reverse("users:hygiene_rotate", args=["ford", 3]), {"created": "2026-01-02T03:04:05Z"}
+        ).status_code
+        == 400
+    )
 
 
 def test_it_says_so_while_iam_is_still_making_its_report(
@@ -420,20 +529,13 @@ def test_a_failed_key_job_says_which_key_failed_and_offers_retry(stale, operator
     assert "could not be fully created" not in page
 
 
-def test_each_page_reads_the_keys_of_its_own_users_only(
-    stale, operator_client: Client, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_stale_keys_come_a_page_at_a_time(stale, operator_client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(hygiene_views, "ROWS_PER_PAGE", 1)
-    calls: list[str] = []
-    original = IamGateway.list_access_keys
 
-    def spy(gateway: IamGateway, name: str) -> list[AccessKey]:
-        calls.append(name)
-        return original(gateway, name)
-
-    monkeypatch.setattr(IamGateway, "list_access_keys", spy)
     response = operator_client.get(URL, {"page": "2"})
 
     assert [row.split()[0] for row in _rows(response)] == ["arthur"]
-    assert calls == ["arthur"]
+    assert _values(response, "key") == [
+        _reference("arthur", 1, _created(IamGateway.from_settings(), "arthur", stale["arthur"]))
+    ]
     assert 'href="?days=90&amp;mfa_page=1&amp;page=1"' in response.content.decode()

@@ -74,6 +74,7 @@ urlpatterns = [
     path("hygiene/", hygiene.hygiene, name="hygiene"),
     path("hygiene/export.csv", hygiene.hygiene_export, name="hygiene_export"),
     path("hygiene/deactivate/", hygiene.hygiene_deactivate, name="hygiene_deactivate"),
+    path("hygiene/rotate/<str:name>/<int:slot>/", hygiene.hygiene_rotate, name="hygiene_rotate"),
 ]
 
 # The Security credentials tab's actions (users/views/security.py), below the user's page.

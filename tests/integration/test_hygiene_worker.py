@@ -37,11 +37,17 @@ def test_it_deactivates_the_selected_keys_on_a_real_worker(
         iam.create_user(name)
     ford_old, ford_new = (iam.create_access_key("ford").access_key_id for _ in range(2))
     arthur = iam.create_access_key("arthur").access_key_id
-    iam.update_access_key("arthur", arthur, "Inactive")
+    created = {key.access_key_id: key.created for name in ("ford", "arthur") for key in iam.list_access_keys(name)}
+    iam.update_access_key("arthur", arthur, "Inactive")  # since the confirmation: the worker reads it again
 
+    # As the confirmation posts them: the keys as the report names them, and the ids it read.
     response = operator_client.post(
         reverse("users:hygiene_deactivate"),
-        {"key": [f"ford:{ford_old}", f"arthur:{arthur}"], "confirm": "1"},
+        {
+            "key": [f"ford:1:{created[ford_old]:%Y-%m-%dT%H:%M:%SZ}", f"arthur:1:{created[arthur]:%Y-%m-%dT%H:%M:%SZ}"],
+            "key_id": [f"ford:{ford_old}", f"arthur:{arthur}"],
+            "confirm": "1",
+        },
     )
 
     job = Job.objects.get(source=Job.Source.KEYS)

@@ -5,11 +5,12 @@ GenerateCredentialReport + GetCredentialReport for the whole account, never a ca
   creation), N being `settings.ACCESS_KEY_MAX_AGE_DAYS` (90) or the page's ?days=;
 - users with a console password and no MFA device.
 
-The credential report names no key ids. The page shows one page of rows at a time and reads
-the keys of just those rows' users (`attach_key_ids`: ListAccessKeys, cached, at most one page
-of users), matching each reported key to IAM's by its creation time, so that each row can
-name its key, link to the key's Rotate and be selected for Deactivate. The CSV export has no
-key ids: it names the report's slot (access_key_1, access_key_2) and makes no per-user call.
+The credential report names no key ids, and neither the page nor the CSV export reads them: a
+stale key is named by what the report gives, its user, its slot (access_key_1, access_key_2:
+"Key 1", "Key 2") and its creation time (last_rotated), `StaleKey.reference`. Only an explicit
+action reads key ids: the Deactivate confirmation (one ListAccessKeys per selected user) and a
+row's Rotate (one for its user), `match_keys` matching each reported key to IAM's by its
+creation time.
 
 A plain module: no Django request, no IAM calls of its own.
 """
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from users.exports import escaped_line
 from users.iam.types import AccessKey, CredentialReport
@@ -26,6 +27,8 @@ from users.iam.types import AccessKey, CredentialReport
 # A reported key's last_rotated is IAM's CreateDate to the second; ListAccessKeys gives the
 # same moment, perhaps with its fraction of a second.
 MATCH_SECONDS = 2.0
+# How a reported key's creation time is written in a checkbox's value or a Rotate link (UTC).
+CREATED_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 CSV_HEADER = ("User name", "Finding", "Access key", "Created", "Last used", "Reason")
 KEY_FINDING = "Stale access key"
 MFA_FINDING = "Console access without MFA"
@@ -33,8 +36,8 @@ MFA_FINDING = "Console access without MFA"
 
 @dataclass(frozen=True, slots=True)
 class StaleKey:
-    """An active access key older than the threshold or unused for it, as the report shows it;
-    `key_id` and `status` once read from IAM (`attach_key_ids`)."""
+    """An active access key older than the threshold or unused for it, as the report shows it
+    (no key id: the report names none)."""
 
     user_name: str
     slot: int  # the report's access_key_1 or access_key_2
@@ -44,8 +47,6 @@ class StaleKey:
     unused_days: int | None  # days since the last use, or since creation for a key never used
     old: bool
     unused: bool
-    key_id: str = ""
-    status: str = ""  # IAM's status now ("Active", "Inactive"); "" if not read or not found
 
     @property
     def reasons(self) -> list[str]:
@@ -57,8 +58,35 @@ class StaleKey:
         return found
 
     @property
-    def selectable(self) -> bool:
-        """Whether Deactivate can take it: a key IAM still has, still active."""
+    def created_text(self) -> str:
+        """The creation time as CREATED_FORMAT ("" if the report gives none)."""
+        return self.created.astimezone(UTC).strftime(CREATED_FORMAT) if self.created else ""
+
+    @property
+    def reference(self) -> str:
+        """The key for a Deactivate checkbox: "<user name>:<slot>:<created>" ("" if the report
+        gives no creation time, which alone can find the key in IAM)."""
+        return f"{self.user_name}:{self.slot}:{self.created_text}" if self.created else ""
+
+
+@dataclass(frozen=True, slots=True)
+class ReportedKey:
+    """A key as the page names it (user, slot, creation time) and, once read from IAM
+    (`match_keys`), its id and current status; no id: IAM no longer has it."""
+
+    user_name: str
+    slot: int
+    created: datetime
+    key_id: str = ""
+    status: str = ""  # IAM's status now: "Active" or "Inactive"; "" when not found
+
+    @property
+    def reference(self) -> str:
+        """As `StaleKey.reference`: "<user name>:<slot>:<created>"."""
+        return f"{self.user_name}:{self.slot}:{self.created.astimezone(UTC).strftime(CREATED_FORMAT)}"
+
+    @property
+    def deactivatable(self) -> bool:
         return bool(self.key_id) and self.status == "Active"
 
 
@@ -117,23 +145,21 @@ def hygiene_report(report: CredentialReport, *, days: int, now: datetime) -> Hyg
     return HygieneReport(report.generated, days, stale, without_mfa)
 
 
-def attach_key_ids(rows: Sequence[StaleKey], keys: Mapping[str, Sequence[AccessKey]]) -> list[StaleKey]:
-    """The rows with the id and current status of the key IAM lists for each (`keys`: the
-    users' ListAccessKeys), matched by creation time within MATCH_SECONDS, each key to one row
-    at most. A row whose key IAM no longer lists (deleted since the report) keeps no id."""
+def match_keys(wanted: Sequence[ReportedKey], keys: Mapping[str, Sequence[AccessKey]]) -> list[ReportedKey]:
+    """`wanted` with the id and current status of the key IAM lists for each (`keys`: the
+    users' ListAccessKeys), matched by creation time within MATCH_SECONDS, the closest first,
+    each key to one at most. One whose key IAM no longer lists (deleted since the report;
+    a newer key is not taken for it) keeps no id."""
     taken: set[str] = set()
     matched = []
-    for row in rows:
+    for row in wanted:
         candidates = [
             key
             for key in keys.get(row.user_name, ())
-            if key.access_key_id not in taken
-            and row.created is not None
-            and abs((key.created - row.created).total_seconds()) <= MATCH_SECONDS
+            if key.access_key_id not in taken and abs((key.created - row.created).total_seconds()) <= MATCH_SECONDS
         ]
-        if candidates and row.created is not None:
-            created = row.created
-            key = min(candidates, key=lambda found: abs((found.created - created).total_seconds()))
+        if candidates:
+            key = min(candidates, key=lambda found: abs((found.created - row.created).total_seconds()))
             taken.add(key.access_key_id)
             row = replace(row, key_id=key.access_key_id, status=key.status)
         matched.append(row)
