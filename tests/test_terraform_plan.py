@@ -16,6 +16,7 @@ from django.urls import reverse
 
 from tests.conftest import signed_in_client
 from tests.hcl import Ref, literal, resources
+from tests.integration.services import required
 from tests.test_wizard import READ_ONLY, details, step, tags
 from users import imports
 from users.iam.counter import CALLS
@@ -215,10 +216,11 @@ def test_it_keeps_resource_names_unique_and_each_reference_on_its_user() -> None
     assert len(attachments) == len(plans) == len(set(attachments))
 
 
-@pytest.mark.skipif(shutil.which("terraform") is None, reason="Terraform is not installed")
 def test_terraform_itself_reads_the_file_as_formatted(tmp_path) -> None:
     """`terraform fmt -check` parses the file with HCL's own parser and finds nothing to reformat,
     also where alignment counts characters: combining marks, joined emoji, wide characters."""
+    if shutil.which("terraform") is None:
+        required("needs terraform on PATH (our machines have /usr/local/bin/terraform)")
     tags = [(f"nasty{i}", value) for i, value in enumerate(NASTY)]
     tags += [("équipe", "1"), ("e\u0301", "2"), ("👩\u200d💻", "3"), ("日本語", "4"), ("❤\ufe0f", "5")]
     text = render([full_plan(tags=tags), UserPlan("ford")], source="x")
