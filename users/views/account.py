@@ -6,7 +6,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.http import content_disposition_header
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -15,7 +14,7 @@ from users.forms.account import AccountAliasForm, PasswordPolicyForm
 from users.iam.account_verbs import AliasChangeFailed
 from users.iam.errors import CredentialReportNotReady, EntityAlreadyExists, InvalidInput
 from users.models import AuditEvent
-from users.views.shortcuts import changes_iam, gateway_for, operator_for
+from users.views.shortcuts import changes_iam, gateway_for, make_attachment, operator_for
 
 # A console event of the audit trail: the credential report downloaded (IAM's own calls to
 # make it change nothing, so the gateway audits none).
@@ -103,8 +102,7 @@ def credential_report_download(request: HttpRequest) -> HttpResponse:
     _audit_download(request, AuditEvent.Outcome.SUCCESS, parameters={"generated": generated.isoformat()})
     response = HttpResponse(content, content_type="text/csv")
     name = f"status_reports_{generated:%Y-%m-%dT%H-%M-%S}Z.csv"
-    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=name)
-    response["X-Content-Type-Options"] = "nosniff"
+    make_attachment(response, name)
     return response
 
 

@@ -12,12 +12,12 @@ from collections.abc import Iterator
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
-from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
 from users.exports import escaped_line
 from users.forms.audit import AuditFilterForm
 from users.models import AuditEvent, AuditEventQuerySet
+from users.views.shortcuts import make_attachment
 
 PER_PAGE = 100
 CSV_HEADER = (
@@ -57,8 +57,7 @@ def audit_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     if not form.is_valid():
         return audit_list(request)
     response = StreamingHttpResponse(_csv_lines(form.events()), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename="audit-events.csv")
-    response["X-Content-Type-Options"] = "nosniff"
+    make_attachment(response, "audit-events.csv")
     return response
 
 

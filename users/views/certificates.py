@@ -8,7 +8,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.http import content_disposition_header
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST
@@ -28,6 +27,7 @@ from users.views.shortcuts import (
     changes_iam,
     clear_site_cache,
     gateway_for,
+    make_attachment,
     read_secret,
     read_user,
     report_failure,
@@ -154,8 +154,7 @@ def certificate_download(request: HttpRequest, name: str, retrieval_id: str, fil
     body = secret["private_key"] if file == "private-key" else secret["certificate"]
     filename = f"{DOWNLOADS[file]}-{secret['certificate_id']}.pem"
     response = HttpResponse(body, content_type="application/x-pem-file")
-    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=filename)
-    response["X-Content-Type-Options"] = "nosniff"
+    make_attachment(response, filename)
     return response
 
 

@@ -19,7 +19,6 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_POST
 
 from users import audit, jobs
@@ -36,7 +35,14 @@ from users.iam.errors import CredentialReportNotReady, IamError, NoSuchEntity
 from users.iam.gateway import IamGateway
 from users.iam.types import AccessKey
 from users.validators import is_valid_user_name
-from users.views.shortcuts import bad_request, changes_iam, gateway_for, operator_for, queue_unavailable
+from users.views.shortcuts import (
+    bad_request,
+    changes_iam,
+    gateway_for,
+    make_attachment,
+    operator_for,
+    queue_unavailable,
+)
 
 ROWS_PER_PAGE = 50
 # A console event of the audit trail, as the credential report's download is one.
@@ -98,8 +104,7 @@ def hygiene_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse
     )
     response = StreamingHttpResponse(hygiene_csv(report), content_type="text/csv; charset=utf-8")
     name = f"access_key_hygiene_{days}d_{report.generated:%Y-%m-%dT%H%M%SZ}.csv"
-    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=name)
-    response["X-Content-Type-Options"] = "nosniff"
+    make_attachment(response, name)
     return response
 
 

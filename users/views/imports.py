@@ -15,7 +15,6 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from users import audit, imports, jobs
@@ -26,7 +25,15 @@ from users.iam.gateway import IamGateway
 from users.models import ImportRow, UserImport
 from users.plans import terraform
 from users.provisioning import UserPlan
-from users.views.shortcuts import bad_request, changes_iam, gateway_for, operator_for, queue_unavailable, search_users
+from users.views.shortcuts import (
+    bad_request,
+    changes_iam,
+    gateway_for,
+    make_attachment,
+    operator_for,
+    queue_unavailable,
+    search_users,
+)
 
 ROWS_PER_PAGE = 100
 RECENT_IMPORTS = 10
@@ -60,8 +67,7 @@ def import_users(request: HttpRequest) -> HttpResponse:
 @require_GET
 def import_template(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(imports.template_csv(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename="users-import.csv")
-    response["X-Content-Type-Options"] = "nosniff"
+    make_attachment(response, "users-import.csv")
     return response
 
 
@@ -118,8 +124,7 @@ def import_bad_rows(request: HttpRequest, import_id: uuid.UUID) -> StreamingHttp
     upload = get_object_or_404(UserImport, pk=import_id, operator=operator_for(request))
     stem = upload.file_name.rsplit(".", 1)[0][:100] or "import"
     response = StreamingHttpResponse(imports.bad_rows_csv(upload), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=f"{stem}-errors.csv")
-    response["X-Content-Type-Options"] = "nosniff"
+    make_attachment(response, f"{stem}-errors.csv")
     return response
 
 
@@ -130,8 +135,7 @@ def import_terraform(request: HttpRequest, import_id: uuid.UUID) -> HttpResponse
     upload = get_object_or_404(UserImport, pk=import_id, operator=operator_for(request))
     text = _terraform(upload, upload.rows.filter(is_valid=True).only("plan").iterator())
     response = HttpResponse(text, content_type=terraform.CONTENT_TYPE)
-    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=terraform.FILE_NAME)
-    response["X-Content-Type-Options"] = "nosniff"
+    make_attachment(response, terraform.FILE_NAME)
     return response
 
 
@@ -167,6 +171,5 @@ def export_users(request: HttpRequest) -> HttpResponse:
         outcome="success",
     )
     response = HttpResponse("".join(imports.users_csv(users)), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=f"users-{account_id}.csv")
-    response["X-Content-Type-Options"] = "nosniff"
+    make_attachment(response, f"users-{account_id}.csv")
     return response

@@ -20,7 +20,6 @@ from django.db.models import Count, F, Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.utils.http import content_disposition_header
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_POST
@@ -29,7 +28,13 @@ from users import credentials, jobs, retrievals
 from users.exports import aws_credentials_file, credentials_csv
 from users.hygiene.keys import step_names as plan_step_names
 from users.models import Job, JobItem
-from users.views.shortcuts import changes_iam, credentials_file_response, operator_for, queue_unavailable
+from users.views.shortcuts import (
+    changes_iam,
+    credentials_file_response,
+    make_attachment,
+    operator_for,
+    queue_unavailable,
+)
 
 ITEMS_PER_PAGE = 50
 JOBS_PER_PAGE = 25
@@ -194,8 +199,7 @@ def job_credentials_csv(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse
     jobs.audit_retrieval(job, operator=operator_for(request), action=retrievals.DOWNLOAD_CSV, users=len(lines))
     rows = [line.csv_row() for line in lines]
     response = StreamingHttpResponse(credentials_csv(rows, job.sign_in_url), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename="credentials.csv")
-    response["X-Content-Type-Options"] = "nosniff"
+    make_attachment(response, "credentials.csv")
     return response
 
 

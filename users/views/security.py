@@ -14,7 +14,6 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.decorators import method_decorator
-from django.utils.http import content_disposition_header
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST
@@ -47,6 +46,7 @@ from users.views.shortcuts import (
     clear_site_cache,
     credentials_file_response,
     gateway_for,
+    make_attachment,
     read_secret,
     read_user,
     report_failure,
@@ -352,8 +352,7 @@ def retrieve_csv(request: HttpRequest, name: str, kind: str, retrieval_id: str) 
         lines = credentials_csv([row], gateway_for(request).cached_account_info().sign_in_url)
         suffix = "accessKeys" if kind == retrievals.ACCESS_KEY else "credentials"
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=f"{name}_{suffix}.csv")
-    response["X-Content-Type-Options"] = "nosniff"
+    make_attachment(response, f"{name}_{suffix}.csv")
     return response
 
 

@@ -108,13 +108,17 @@ def read_secret(
         return render(request, "users/security/gone.html", {"name": name}, status=410)
 
 
+def make_attachment(response: HttpResponseBase, filename: str) -> None:
+    """Make `response` a file to save as `filename` (SecurityMiddleware adds nosniff to every answer)."""
+    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=filename)
+
+
 def credentials_file_response(text: str, *, filename: str) -> HttpResponse:
     """A `~/.aws/credentials` snippet (users/exports.py) as a download. The view is
     `never_cache` and POST-only, as every answer holding a secret is kept out of caches and
     history."""
     response = HttpResponse(text.encode(), content_type="text/plain; charset=utf-8")
-    response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=filename)
-    response["X-Content-Type-Options"] = "nosniff"
+    make_attachment(response, filename)
     return response
 
 

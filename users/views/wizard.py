@@ -30,7 +30,6 @@ from django.contrib import messages
 from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect
-from django.utils.http import content_disposition_header
 from formtools.wizard.views import SessionWizardView
 
 from iamconsole import cache_outage
@@ -42,7 +41,7 @@ from users.iam.types import PasswordPolicy, Policy
 from users.models import Job
 from users.plans import terraform
 from users.provisioning import CHANGE_PASSWORD_POLICY_ARN, UserPlan, copy_permissions, needs_change_password_policy
-from users.views.shortcuts import create_group_from_dialog, operator_for, queue_unavailable
+from users.views.shortcuts import create_group_from_dialog, make_attachment, operator_for, queue_unavailable
 
 STEPS = [
     ("details", DetailsForm),
@@ -171,8 +170,7 @@ class AddUserWizard(SessionWizardView):  # type: ignore[misc]  # formtools has n
             failure: HttpResponse = self.render(self.get_form())
             return failure
         response = HttpResponse(_terraform(plans), content_type=terraform.CONTENT_TYPE)
-        response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=terraform.FILE_NAME)
-        response["X-Content-Type-Options"] = "nosniff"
+        make_attachment(response, terraform.FILE_NAME)
         return response
 
     def process_step(self, form: Any) -> QueryDict:
