@@ -1,17 +1,20 @@
 """A real Celery worker in threads of the test process (tests/conftest.py's `celery_worker`,
-and the bulk-import tests)."""
+and the bulk-import tests), and waiting for a job that workers run."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from celery.contrib.testing.worker import start_worker
 from celery.signals import task_postrun
 from django.conf import settings
-from django.db import connections
+from django.db import OperationalError, connections
 
 from iamconsole.celery import app
+from users import job_items
+from users.models import Job
 
 
 @contextmanager
@@ -36,3 +39,16 @@ def thread_worker(*, concurrency: int) -> Iterator[object]:
 
 def _close_thread_connections(**kwargs: object) -> None:
     connections.close_all()
+
+
+def wait_until_finished(job: Job, timeout: float = 20) -> None:
+    """Until no item of `job` is queued or running (AssertionError after `timeout` seconds)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if not job.items.filter(status__in=job_items.ACTIVE).exists():
+                return
+        except OperationalError:
+            pass  # SQLite's shared in-memory test database locks tables while the worker writes
+        time.sleep(0.2)
+    raise AssertionError(f"job not finished: {list(job.items.values_list('user_name', 'status'))}")

@@ -3,30 +3,15 @@ real worker → the moto server; each key's result on the job's items, every cha
 
 from __future__ import annotations
 
-import time
-
 import pytest
-from django.db import OperationalError
 from django.urls import reverse
 
-from users import job_items
+from tests.celery_workers import wait_until_finished
 from users.hygiene import keys as key_jobs
 from users.iam.gateway import IamGateway
 from users.models import AuditEvent, Job
 
 pytestmark = pytest.mark.integration
-
-
-def _wait_until_finished(job: Job, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if not job.items.filter(status__in=job_items.ACTIVE).exists():
-                return
-        except OperationalError:
-            pass  # SQLite's shared in-memory test database locks tables while the worker writes
-        time.sleep(0.2)
-    raise AssertionError(f"job not finished: {list(job.items.values_list('user_name', 'status'))}")
 
 
 def test_it_deactivates_the_selected_keys_on_a_real_worker(
@@ -52,7 +37,7 @@ def test_it_deactivates_the_selected_keys_on_a_real_worker(
 
     job = Job.objects.get(source=Job.Source.KEYS)
     assert response["Location"] == reverse("users:job_detail", args=[job.id])
-    _wait_until_finished(job)
+    wait_until_finished(job)
     results = {
         item.user_name: (item.status, [(step["step"], step.get("note")) for step in item.steps])
         for item in job.items.all()

@@ -8,7 +8,6 @@ import csv
 import io
 import json
 import pickle
-import time
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any, cast
@@ -17,10 +16,10 @@ from urllib.parse import quote, quote_plus
 import pytest
 import redis
 from celery.signals import before_task_publish
-from django.db import OperationalError
 from django.urls import reverse
 from django.utils import timezone
 
+from tests.celery_workers import wait_until_finished
 from users import job_items, jobs
 from users.iam.gateway import IamGateway
 from users.models import AuditEvent, Job, JobItem
@@ -49,18 +48,6 @@ def published() -> Iterator[list[dict[str, Any]]]:
     before_task_publish.connect(record, weak=False)
     yield messages
     before_task_publish.disconnect(record)
-
-
-def _wait_until_finished(job: Job, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if not job.items.filter(status__in=job_items.ACTIVE).exists():
-                return
-        except OperationalError:
-            pass  # SQLite's shared in-memory test database locks tables while the worker writes
-        time.sleep(0.2)
-    raise AssertionError(f"job not finished: {list(job.items.values_list('user_name', 'status'))}")
 
 
 def _variants(secret: str) -> set[bytes]:
@@ -110,7 +97,7 @@ def test_it_runs_a_job_on_a_real_worker_and_keeps_only_ciphertext_in_redis(
         operator=operator, source=Job.Source.WIZARD, plans=plans, custom_password=CANARY, session=session
     )
     session.save()
-    _wait_until_finished(job)
+    wait_until_finished(job)
 
     items = {item.user_name: item for item in job.items.all()}
     assert {name: item.status for name, item in items.items()} == {"ann": "done", "bob": "done", "cy": "done"}
@@ -187,7 +174,7 @@ def test_it_sweeps_an_item_left_running_by_a_killed_worker(
     iam.create_user("dora", tags={CREATED_BY_TAG: job_items.created_by(item)})
 
     sweep_stale_items.delay()
-    _wait_until_finished(job)
+    wait_until_finished(job)
 
     item.refresh_from_db()
     assert (item.status, item.attempts) == ("done", 2)

@@ -11,11 +11,12 @@ import logging
 import pytest
 from django.urls import reverse
 
+from tests.celery_workers import wait_until_finished
 from users import jobs
 from users.models import Job
 from users.provisioning import UserPlan
 
-from .test_job_worker import _variants, _wait_until_finished
+from .test_job_worker import _variants
 
 pytestmark = pytest.mark.integration
 
@@ -33,7 +34,7 @@ def test_it_logs_no_secret_at_debug(transactional_db, celery_worker, operator, o
         operator=operator, source=Job.Source.WIZARD, plans=plans, custom_password=CANARY, session=session
     )
     session.save()
-    _wait_until_finished(job)
+    wait_until_finished(job)
     response = operator_client.get(reverse("users:job_credentials_csv", args=[job.id]))
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
 
