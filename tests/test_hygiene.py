@@ -25,6 +25,7 @@ from users.hygiene import keys as key_jobs
 from users.hygiene.deactivation import start_deactivation
 from users.hygiene.report import CSV_HEADER, ReportedKey, hygiene_csv, hygiene_report, match_keys
 from users.iam.counter import CALLS
+from users.iam.embedded.report import HEADER
 from users.iam.errors import ReadOnlyConsole
 from users.iam.gateway import IamGateway
 from users.iam.types import AccessKey, parse_credential_report
@@ -39,14 +40,6 @@ REPORT_CALLS = {"GenerateCredentialReport", "GetCredentialReport"}
 EXPORT = reverse("users:hygiene_export")
 DEACTIVATE = reverse("users:hygiene_deactivate")
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
-HEADER = (
-    "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,"
-    "password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,"
-    "access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,"
-    "access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,"
-    "access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,"
-    "cert_1_last_rotated,cert_2_active,cert_2_last_rotated\n"
-)
 
 
 @pytest.fixture(autouse=True)
