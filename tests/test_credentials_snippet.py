@@ -14,6 +14,7 @@ from django.test import Client
 from django.urls import reverse
 
 from tests.test_jobs import CUSTOM, _both, _run, _secrets, _start
+from tests.test_secret_binding import _new_access_key
 from users import credentials, jobs, retrievals
 from users.exports import CredentialRow, aws_credentials_file
 from users.models import AuditEvent, Job
@@ -21,7 +22,6 @@ from users.provisioning import UserPlan
 from users.roles import OPERATORS, VIEWERS
 
 ACCOUNT = "123456789012"
-_STEP = "create_access_key:{}-current_step"
 
 
 def _parse(text: str) -> configparser.RawConfigParser:
@@ -215,15 +215,6 @@ def test_it_leaves_out_a_user_whose_secret_expired_alone(finished, operator_clie
 
 
 # --- A new access key's page -----------------------------------------------------------------
-
-
-def _new_access_key(client: Client, name: str = "arthur") -> str:
-    """The retrieve page's URL of a new access key."""
-    url = reverse("users:access_key_create", args=[name])
-    client.post(url, {_STEP.format(name): "use_case", "use_case-use_case": "cli", "use_case-confirm": "on"})
-    response = client.post(url, {_STEP.format(name): "description", "description-description": ""})
-    assert response.status_code == 302
-    return response.headers["Location"]
 
 
 def test_it_downloads_a_new_access_key_as_a_profile(iam, operator_client) -> None:
