@@ -728,6 +728,19 @@ def test_it_resends_the_queued_items_of_a_stalled_job(iam, operator) -> None:
     assert job_items.requeue_stale_items() == [job.items.get().pk]
 
 
+def test_it_resends_lost_queued_items_while_another_item_is_still_running(iam, operator) -> None:
+    """A retry whose message was lost (the broker down when it was sent), beside an item whose
+    IAM call is still in flight: the running item's heartbeat does not keep the retry waiting."""
+    job = _start(operator, UserPlan(user_name="ann"), UserPlan(user_name="bob"))
+    ann, bob = job.items.all()
+    long_ago = timezone.now() - timedelta(hours=1)
+    Job.objects.filter(pk=job.pk).update(created_at=long_ago)
+    JobItem.objects.filter(pk=ann.pk).update(heartbeat_at=long_ago, attempts=1)  # queued again, long ago
+    JobItem.objects.filter(pk=bob.pk).update(status=Status.RUNNING, heartbeat_at=timezone.now(), attempts=1)
+    assert job_items.requeue_stale_items() == [ann.pk]
+    assert job.items.get(pk=bob.pk).status == Status.RUNNING
+
+
 def test_it_fails_an_item_that_keeps_killing_its_worker(iam, operator) -> None:
     job = _start(operator, UserPlan(user_name="ann"))
     JobItem.objects.update(

@@ -205,7 +205,9 @@ def requeue_stale_items() -> list[int]:
     - RUNNING items with a heartbeat older than `stale_after()` (SIGKILL, OOM, time limit):
       back to QUEUED and re-sent (after MAX_ATTEMPTS, FAILED: a poison item must not loop);
     - QUEUED items of a job where nothing has moved for that long (a message lost with a Redis
-      restart, or never sent): re-sent.
+      restart, or never sent): re-sent. A job moves when one of its items ends or is queued
+      again; the heartbeat of a RUNNING item does not count (one slow IAM call in flight must
+      not hold back the items whose messages were lost meanwhile).
     A duplicate message is harmless: `claim_item` runs each item once.
     """
     now = timezone.now()
@@ -229,7 +231,11 @@ def requeue_stale_items() -> list[int]:
 
     waiting = set(Job.objects.filter(items__status=Status.QUEUED, created_at__lt=stale).values_list("id", flat=True))
     last_moves = (
-        JobItem.objects.filter(job_id__in=waiting).order_by().values("job_id").annotate(last=Max("heartbeat_at"))
+        JobItem.objects.filter(job_id__in=waiting)
+        .exclude(status=Status.RUNNING)
+        .order_by()
+        .values("job_id")
+        .annotate(last=Max("heartbeat_at"))
     )
     stalled = [row["job_id"] for row in last_moves if row["last"] is None or row["last"] < stale]
     ids += (
