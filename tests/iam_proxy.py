@@ -44,6 +44,10 @@ API:
   ``times`` times (None: no limit). Faults are tried in the order added; the first one that
   fires decides. Returns the `Fault`: ``hits``, ``request_ids`` (of injected errors).
 - ``remove_fault(fault)``, ``clear_faults()``: change the plan while the proxy runs.
+- ``hold(action=None, *, user_name=None) -> Hold``: matching IAM requests wait (after the
+  latency, before the bucket and the plan) until ``Hold.release()``, so that a test can keep a
+  call in flight for as long as it needs, whatever the machine's speed. ``Hold.arrived``
+  counts the requests that met it. ``stop()`` releases every hold.
 - ``counts`` -> `ProxyCounts`, per action: ``injected`` (answered with an injected error,
   never reached IAM), ``forwarded`` (reached IAM: executed), ``dropped`` (forwarded, and the
   answer withheld: a subset of ``forwarded``), ``throttled`` (answered Throttling by the token
@@ -122,6 +126,29 @@ class Fault:
     @property
     def spent(self) -> bool:
         return self.times is not None and self.hits >= self.times
+
+
+class Hold:
+    """Requests matching (action, user_name) wait here until `release`; None matches any."""
+
+    def __init__(self, action: str | None, user_name: str | None) -> None:
+        self.action, self.user_name = action, user_name
+        self.arrived = 0
+        self._lock = threading.Lock()
+        self._released = threading.Event()
+
+    def matches(self, action: str, user_name: str | None) -> bool:
+        return (self.action is None or self.action == action) and (
+            self.user_name is None or self.user_name == user_name
+        )
+
+    def wait(self) -> None:
+        with self._lock:
+            self.arrived += 1
+        self._released.wait()
+
+    def release(self) -> None:
+        self._released.set()
 
 
 @dataclass(frozen=True)
@@ -287,6 +314,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if proxy.latency > 0:
             time.sleep(proxy.latency)
+        for hold in list(proxy._holds):
+            if hold.matches(action, user_name):
+                hold.wait()
         if proxy._bucket is not None and not proxy._bucket.take():
             proxy._plan.count(action, throttled=True)
             self._answer_error(400, "Throttling", "Rate exceeded", str(uuid.uuid4()))
@@ -421,6 +451,7 @@ class IamProxy:
         self._upstream_netloc = parts.netloc
         self._address = (host, port)
         self._plan = _Plan(seed)
+        self._holds: list[Hold] = []
         self._bucket = None if rate is None else _TokenBucket(rate, max(1.0, rate) if burst is None else burst)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -443,6 +474,8 @@ class IamProxy:
         server, self._server = self._server, None
         if server is None:
             return
+        for hold in self._holds:
+            hold.release()
         server.shutdown()
         server.server_close()
         with server.sockets_lock:
@@ -512,6 +545,12 @@ class IamProxy:
     def clear_faults(self) -> None:
         """Empty the plan: every IAM request is forwarded again (counts are kept)."""
         self._plan.clear()
+
+    def hold(self, action: str | None = None, *, user_name: str | None = None) -> Hold:
+        """Keep matching IAM requests waiting until the returned `Hold` is released."""
+        hold = Hold(action, user_name)
+        self._holds.append(hold)
+        return hold
 
     @property
     def counts(self) -> ProxyCounts:

@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -139,7 +140,7 @@ def test_it_injects_a_fault_at_most_times_times(proxy: IamProxy, direct: Any) ->
         client_for(proxy.url).create_user(UserName="bob")
 
     assert fault.hits == 2
-    assert user_names(direct) == ["alice", "bob"]
+    assert sorted(user_names(direct)) == ["alice", "bob"]
     assert proxy.counts.injected == {"CreateUser": 2}
     assert proxy.counts.forwarded == {"CreateUser": 2}
 
@@ -208,6 +209,22 @@ def test_it_forwards_everything_again_once_the_faults_are_cleared(proxy: IamProx
     assert user_names(direct) == ["alice"]
     proxy.reset_counts()
     assert not proxy.counts.injected and not proxy.counts.forwarded
+
+
+def test_it_holds_matching_calls_until_released(proxy: IamProxy, direct: Any) -> None:
+    held = proxy.hold("CreateUser", user_name="alice")
+    iam = client_for(proxy.url)
+    with ThreadPoolExecutor(1) as pool:
+        creating = pool.submit(iam.create_user, UserName="alice")
+        iam.create_user(UserName="bob")  # not held
+        deadline = time.monotonic() + 5
+        while held.arrived == 0:
+            assert time.monotonic() < deadline, "the held call never reached the proxy"
+            time.sleep(0.01)
+        assert not creating.done() and user_names(direct) == ["bob"]
+        held.release()
+        assert creating.result(timeout=5)["User"]["UserName"] == "alice"
+    assert sorted(user_names(direct)) == ["alice", "bob"]
 
 
 def test_it_refuses_an_unclear_fault(proxy: IamProxy) -> None:

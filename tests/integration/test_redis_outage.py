@@ -238,6 +238,7 @@ def _start_worker(settings, redis_url: str, iam_url: str, log: Path) -> WorkerPr
         "CREDENTIALS_KEY_FALLBACKS": ",".join(settings.CREDENTIALS_KEYS[1:]),
         "JOB_ITEM_STALE_SECONDS": "4",
         "JOB_SWEEP_SECONDS": "1",
+        "IAM_READ_TIMEOUT": "120",  # a request the proxy holds is not sent again meanwhile
         "LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
     }
@@ -281,8 +282,10 @@ def test_a_worker_rides_out_a_redis_restart_mid_job_and_the_job_completes_exactl
     direct.create_group(GroupName="Developers")
     rows = [_row(f"r{n:02d}") for n in range(count)]
     upload = _dry_run(operator_client, rows)
-    # 200 ms per IAM call: the job lasts long enough to be cut twice.
+    # 200 ms per IAM call; the last user's CreateUser waits at the proxy until the third outage
+    # is over, so that the job cannot end before it, however fast the machine.
     with IamProxy(iam_server, latency=0.2, seed=14) as proxy:
+        last_user = proxy.hold("CreateUser", user_name=rows[-1]["user_name"])
         worker = outage_worker(proxy.url)
         _wait_ready(worker)
         pid = worker.process.pid
@@ -298,13 +301,12 @@ def test_a_worker_rides_out_a_redis_restart_mid_job_and_the_job_completes_exactl
         _outage(on_private_redis, worker)
         _wait_for(
             worker,
-            "the queue empty with users still being created",
-            lambda: (
-                not job.items.filter(status=JobItem.Status.QUEUED).exists()
-                and job.items.filter(status=JobItem.Status.RUNNING).exists()
-            ),
+            "the queue empty with the last user being created",
+            lambda: last_user.arrived > 0 and not job.items.filter(status=JobItem.Status.QUEUED).exists(),
         )
+        assert job.items.filter(status=JobItem.Status.RUNNING).exists()
         _outage(on_private_redis, worker)
+        last_user.release()
 
         try:
             _wait_finished(job, timeout=80)
