@@ -234,7 +234,7 @@ def team(account: IamGateway) -> IamGateway:
     account.create_user("dev-ann", path="/eng/", tags={"team": "web", "iamconsole:created-by": "job/x/0"})
     account.create_user("dev-bob", permissions_boundary=boundary)
     account.create_user("=ops")
-    account.create_user("zed")
+    account.create_user("zed", tags={"cost=center": "a=1", "=owner": "ops"})  # `=` in keys and a value
     account.add_user_to_group("Developers", "dev-ann")
     account.add_user_to_group("Ops", "dev-ann")
     account.attach_user_policy("dev-ann", READ_ONLY)
@@ -320,6 +320,7 @@ def test_an_exported_file_imports_into_a_fresh_account_as_the_same_users(team, o
     assert (ann.console_access, ann.programmatic_access) == (False, False)
     assert plans["dev-bob"].permissions_boundary == boundary
     assert plans["=ops"].path == "/"
+    assert sorted(plans["zed"].tags) == [("=owner", "ops"), ("cost=center", "a=1")]
 
 
 def test_a_search_too_long_to_be_one_is_refused(iam, operator_client) -> None:

@@ -16,10 +16,11 @@ any case; only `user_name` is required), one user per line:
     password_reset_required   programmatic_access
 
 Lists are `;`-separated; policies and the boundary are names or ARNs; tags are `key=value`
-(split at the first `=`); flags are yes/no (true/false, 1/0), default no, except
-password_reset_required (default yes). A file never carries a password: the console generates
-one per console user. A cell starting with `=`, `+`, `-`, `@`, a tab or CR is refused: it is a
-spreadsheet formula, or would be one when the credentials file is opened in a spreadsheet.
+(split at the first `=`; a `=` inside a key is written `\\=`, which no tag can otherwise
+hold); flags are yes/no (true/false, 1/0), default no, except password_reset_required
+(default yes). A file never carries a password: the console generates one per console user.
+A cell starting with `=`, `+`, `-`, `@`, a tab or CR is refused: it is a spreadsheet formula,
+or would be one when the credentials file is opened in a spreadsheet.
 Such a cell written as the console's own files escape it (a `'` first, as in `'=x`) is text,
 read without its `'`. A column named `errors` is ignored: the file of the rows with errors
 (`bad_rows_csv`) carries one, so that it can be fixed and uploaded again as it is.
@@ -35,6 +36,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -79,6 +81,9 @@ COLUMNS = (
 # Read and ignored: the file of the rows with errors carries their errors in this column.
 ERRORS_COLUMN = "errors"
 MAX_ROWS = 5000
+# A tag key's own `=`, in a file: escaped with a backslash, a character no tag may contain.
+ESCAPED_EQUALS = "\\="
+_TAG_SEPARATOR = re.compile(r"(?<!\\)=")
 MAX_BYTES = 5 * 1024 * 1024  # 5,000 users with long policy and tag lists fit in well under this
 MAX_USERS_PER_ACCOUNT = 5000  # IAM's quota (FEATURES.md §5)
 PLAN_VALID_FOR = timedelta(hours=1)  # after that, IAM may have changed too much: upload again
@@ -365,8 +370,8 @@ class RowChecker:
     def _tags(cell: str, error: ErrorSink) -> tuple[tuple[str, str], ...]:
         pairs = []
         for item in _split(cell):
-            key, _, value = item.partition("=")
-            pairs.append((key.strip(), value.strip()))
+            key, *value = _TAG_SEPARATOR.split(item, maxsplit=1)
+            pairs.append((key.replace(ESCAPED_EQUALS, "=").strip(), "".join(value).strip()))
         found = validate_tags(pairs, new_user=True)
         for index, fields in sorted(found.rows.items()):
             for messages in fields.values():
@@ -583,7 +588,7 @@ def users_csv(users: Iterable[ExportedUser]) -> Iterator[str]:
             "groups": ";".join(user.groups),
             "policies": ";".join(_policy_reference(policy.arn, policy.name) for policy in user.policies),
             "permissions_boundary": _policy_reference(user.permissions_boundary, None),
-            "tags": ";".join(f"{key}={value}" for key, value in tags),
+            "tags": ";".join(f"{key.replace('=', ESCAPED_EQUALS)}={value}" for key, value in tags),
         }
         yield escaped_line(cells.get(column, "") for column in COLUMNS)
 
