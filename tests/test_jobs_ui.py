@@ -152,6 +152,8 @@ def test_it_has_jobs_in_the_navigation_active_on_job_pages(iam, operator, operat
     for url in (reverse("users:jobs"), reverse("users:job_detail", args=[job.id])):
         page = operator_client.get(url).content.decode()
         assert _active_nav(page) == ["Jobs"], url
+    crumbs = re.search(r'<ol class="breadcrumb small">(.*?)</ol>', page, re.S)
+    assert crumbs and _text(crumbs.group(1)).split() == ["IAM", "Jobs", *job.heading.split()]
     assert f'href="{reverse("users:jobs")}">Jobs</a>' in operator_client.get(reverse("users:audit")).content.decode()
     assert _active_nav(operator_client.get(reverse("users:import")).content.decode()) == ["Users"]
 
