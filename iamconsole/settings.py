@@ -97,6 +97,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "iamconsole.sessions.SessionLifetimeMiddleware",
+    "users.oidc.recheck.OidcRecheckMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "users.middleware.IamUnavailableMiddleware",
@@ -207,6 +208,9 @@ OIDC_VIEWER_GROUPS = envlist("OIDC_VIEWER_GROUPS", "")
 # empty: the console's own OTP step applies to every operator.
 OIDC_MFA_AMR = envlist("OIDC_MFA_AMR", "")
 OIDC_MFA_ACR = envlist("OIDC_MFA_ACR", "")
+# An identity-provider session is confirmed there again (prompt=none) once its last confirmation
+# is this many seconds old, so that an operator disabled at the IdP loses access; 0: never.
+OIDC_RECHECK_SECONDS = envint("OIDC_RECHECK_SECONDS", 900)
 # The user-name-and-password form; with OIDC on, false leaves only the identity provider.
 LOCAL_SIGN_IN = envbool("LOCAL_SIGN_IN", True)
 if OIDC_ISSUER and not OIDC_CLIENT_ID:

@@ -21,6 +21,7 @@ from django.test import Client
 from django.urls import reverse
 
 from iamconsole.sessions import SIGNED_IN_AT
+from tests.oidc_provider.fixtures import OPERATOR_GROUP, VIEWER_GROUP
 from tests.oidc_provider.wire import fetch, query
 from users.models import AuditEvent, OperatorIdentity
 from users.oidc import provider as oidc
@@ -29,26 +30,12 @@ from users.roles import OPERATORS, VIEWERS
 
 pytestmark = pytest.mark.django_db
 
-OPERATOR_GROUP = "iam-operators"
-VIEWER_GROUP = "iam-viewers"
 PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
-def idp(oidc_provider, settings):
-    """The console configured for the test provider, as its environment would configure it."""
-    settings.OIDC_ISSUER = oidc_provider.issuer
-    settings.OIDC_CLIENT_ID = oidc_provider.client_id
-    settings.OIDC_CLIENT_SECRET = oidc_provider.client_secret
-    settings.OIDC_PROVIDER_NAME = "Test IdP"
-    settings.OIDC_OPERATOR_GROUPS = [OPERATOR_GROUP, "iam-admins"]
-    settings.OIDC_VIEWER_GROUPS = [VIEWER_GROUP]
-    settings.OIDC_ALLOWED_EMAIL_DOMAINS = []
-    settings.OIDC_MFA_AMR = []
-    settings.OIDC_MFA_ACR = []
-    oidc.forget()
-    yield oidc_provider
-    oidc.forget()
+def idp(oidc_console):
+    return oidc_console
 
 
 def _client() -> Client:

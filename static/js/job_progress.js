@@ -143,6 +143,10 @@
           else window.location.reload();
           return;
         }
+      } else if (response.status === 403 && (await response.json()).error === "recheck_required") {
+        // The identity provider must confirm the sign-in again: a page load does it (users/oidc/recheck.py).
+        window.location.reload();
+        return;
       }
     } catch (error) {
       // A network blip: try again at the next tick.

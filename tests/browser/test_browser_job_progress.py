@@ -14,7 +14,7 @@ from unittest import mock
 import pytest
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
-from playwright.sync_api import Dialog, Page, expect
+from playwright.sync_api import Dialog, Page, Route, expect
 from playwright.sync_api import Error as PlaywrightError
 
 from tests.celery_workers import thread_worker
@@ -190,3 +190,30 @@ def test_a_row_drawn_by_a_poll_keeps_iams_error_text_as_text(page: Page, console
     expect(ann.get_by_test_id("item-steps")).to_contain_text(f"AccessDenied: {payload}")  # bob keeps it polling
     expect(ann.locator("[data-item-status]")).to_have_text("Failed")
     assert page.locator("[data-planted]").count() == 0 and dialogs == []
+
+
+def test_a_poll_refused_for_a_recheck_at_the_idp_reloads_the_page(page: Page, console: str, live_operator) -> None:
+    """A poll answered 403 `recheck_required` (users/oidc/recheck.py) reloads the page: the page
+    load is what goes through the identity provider, and the polls then go on."""
+    sign_in(page, console)
+    job, _ = _start_held(page, live_operator, UserPlan(user_name="ann"))
+    refused: list[str] = []
+
+    def refuse_once(route: Route) -> None:
+        if refused:
+            route.continue_()
+            return
+        refused.append(route.request.url)
+        body = '{"error": "recheck_required", "message": "Your sign-in must be confirmed: reload the page."}'
+        route.fulfill(status=403, content_type="application/json", body=body)
+
+    page.route("**/progress/**", refuse_once)
+    loads: list[str] = []
+    page.on("load", lambda loaded: loads.append(loaded.url))
+    page.goto(f"{console}/jobs/{job.id}/")
+    deadline = time.monotonic() + 10
+    while len(loads) < 2:  # the page's own load, then the reload the refused poll asked for
+        assert time.monotonic() < deadline, f"no reload after the refused poll: {loads}"
+        page.wait_for_timeout(50)
+    assert len(refused) == 1 and loads == [f"{console}/jobs/{job.id}/"] * 2
+    expect(page.locator("[data-item-steps]", has_text="Not started")).to_have_count(1)

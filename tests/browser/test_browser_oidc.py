@@ -7,26 +7,15 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, Response, expect
 
+from tests.oidc_provider.fixtures import OPERATOR_GROUP, VIEWER_GROUP
 from users.models import AuditEvent, OperatorIdentity
-from users.oidc import provider as oidc
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-OPERATOR_GROUP = "iam-operators"
-VIEWER_GROUP = "iam-viewers"
-
 
 @pytest.fixture
-def idp(oidc_provider, settings, console):
-    settings.OIDC_ISSUER = oidc_provider.issuer
-    settings.OIDC_CLIENT_ID = oidc_provider.client_id
-    settings.OIDC_CLIENT_SECRET = oidc_provider.client_secret
-    settings.OIDC_PROVIDER_NAME = "Test IdP"
-    settings.OIDC_OPERATOR_GROUPS = [OPERATOR_GROUP]
-    settings.OIDC_VIEWER_GROUPS = [VIEWER_GROUP]
-    oidc.forget()
-    yield oidc_provider
-    oidc.forget()
+def idp(oidc_console, console):
+    return oidc_console
 
 
 def _sign_in_at_idp(page: Page, console: str, username: str) -> list[Response]:
@@ -118,3 +107,30 @@ def test_the_local_form_can_be_turned_off(page: Page, console: str, idp, setting
     page.goto(f"{console}/login/")
     expect(page.get_by_role("link", name="Sign in with Test IdP")).to_be_visible()
     expect(page.get_by_label("Password")).to_have_count(0)
+
+
+def test_a_due_session_is_confirmed_at_the_idp_silently_until_the_user_is_disabled(
+    page: Page, console: str, idp, settings
+) -> None:
+    idp.add_user("carol", groups=[OPERATOR_GROUP])
+    _sign_in_at_idp(page, console, "carol")
+    expect(page.get_by_role("heading", name="IAM users (0)")).to_be_visible()
+    settings.OIDC_RECHECK_SECONDS = 1
+    silent: list[str] = []
+    page.on("request", lambda r: silent.append(r.url) if "prompt=none" in r.url and "/authorize" in r.url else None)
+    page.wait_for_timeout(2100)  # the IdP's confirmation (whole seconds) is now due
+
+    page.goto(f"{console}/audit/")
+
+    expect(page.get_by_role("heading", name="Audit trail")).to_be_visible()  # the page asked for
+    expect(page).to_have_url(f"{console}/audit/")
+    assert len(silent) == 1 and silent[0].startswith(idp.issuer)
+
+    idp.disable("carol")
+    page.wait_for_timeout(2100)
+    page.goto(f"{console}/audit/")
+
+    expect(page.get_by_role("heading", name="Sign in to IAM Console")).to_be_visible()
+    expect(page.get_by_text("Test IdP no longer confirms your sign-in, so you were signed out.")).to_be_visible()
+    assert len(silent) == 2
+    assert AuditEvent.objects.get(action="OidcSignInRefused").error_code == "recheck_failed"

@@ -9,6 +9,8 @@
         sub = oidc_provider.add_user("carol", email="carol@example.com", groups=["iam-operators"])
         oidc_provider.fault(nonce="wrong")          # the next ID token carries another nonce
         callback = oidc_provider.sign_in(authorize_url, "carol")   # the URL back to the client
+        oidc_provider.disable("carol")              # prompt=none now answers login_required
+        callback = oidc_provider.silent(prompt_none_url)  # with the cookie of the sign_in above
 """
 
 from __future__ import annotations
@@ -19,17 +21,22 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from users.oidc import provider as console_oidc
 
 from .server import CLIENT_ID, CLIENT_SECRET
 from .wire import Response, fetch, query
 
 ROOT = Path(__file__).resolve().parents[2]
 READY = "OIDC provider ready on "
+# The groups `oidc_console` maps to the console's roles.
+OPERATOR_GROUP = "iam-operators"
+VIEWER_GROUP = "iam-viewers"
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,8 @@ class OidcProvider:
     issuer: str
     client_id: str = CLIENT_ID
     client_secret: str = CLIENT_SECRET
+    # The provider's session cookie of the last `sign_in` (a browser's session there), for `silent`.
+    browser: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def discovery_url(self) -> str:
@@ -65,6 +74,10 @@ class OidcProvider:
             data["amr"] = list(amr)
         return str(self._control("users", data)["sub"])
 
+    def disable(self, username: str) -> None:
+        """Disable a user at the provider: no sign-in, and prompt=none answers login_required."""
+        self._control("disable", {"username": username})
+
     def fault(self, **faults: Any) -> None:
         """Make the next answer misbehave (merged with faults still pending; each fires once):
         state=str (the next authorize redirect's state), nonce=str, expired=True, issuer=str,
@@ -75,6 +88,7 @@ class OidcProvider:
     def reset(self) -> None:
         """Forget users, codes, tokens, pending faults and the request log."""
         self._control("reset", {})
+        self.browser.clear()
 
     def requests(self, path: str | None = None) -> list[dict[str, Any]]:
         """The requests the provider received since the reset (secrets left out), oldest first:
@@ -88,6 +102,18 @@ class OidcProvider:
         code and state, or with an error). Fails the test if the provider shows a page instead."""
         params = query(authorize_url)
         answer = fetch("POST", f"{self.issuer}/authorize", form={**params, "username": username, "action": "sign-in"})
+        if answer.status != 302:
+            pytest.fail(f"The provider answered {answer.status}, not a redirect: {answer.text[:500]}")
+        cookie = answer.headers.get("set-cookie", "").partition(";")[0]
+        if cookie:
+            self.browser["cookie"] = cookie
+        return answer.location
+
+    def silent(self, authorize_url: str) -> str:
+        """Follow `authorize_url` (a prompt=none one) with the provider's session cookie of the
+        last `sign_in`, as the browser would; returns the Location it redirects to."""
+        cookie = self.browser.get("cookie")
+        answer = fetch("GET", authorize_url, headers={"Cookie": cookie} if cookie else None)
         if answer.status != 302:
             pytest.fail(f"The provider answered {answer.status}, not a redirect: {answer.text[:500]}")
         return answer.location
@@ -155,3 +181,21 @@ def oidc_provider(oidc_provider_process: ProviderProcess) -> OidcProvider:
     """The session's OpenID Connect provider, reset: no users, no pending faults."""
     oidc_provider_process.handle.reset()
     return oidc_provider_process.handle
+
+
+@pytest.fixture
+def oidc_console(oidc_provider: OidcProvider, settings: Any) -> Iterator[OidcProvider]:
+    """The console configured for the reset provider, as its environment would configure it:
+    OPERATOR_GROUP and "iam-admins" make operators, VIEWER_GROUP viewers."""
+    settings.OIDC_ISSUER = oidc_provider.issuer
+    settings.OIDC_CLIENT_ID = oidc_provider.client_id
+    settings.OIDC_CLIENT_SECRET = oidc_provider.client_secret
+    settings.OIDC_PROVIDER_NAME = "Test IdP"
+    settings.OIDC_OPERATOR_GROUPS = [OPERATOR_GROUP, "iam-admins"]
+    settings.OIDC_VIEWER_GROUPS = [VIEWER_GROUP]
+    settings.OIDC_ALLOWED_EMAIL_DOMAINS = []
+    settings.OIDC_MFA_AMR = []
+    settings.OIDC_MFA_ACR = []
+    console_oidc.forget()
+    yield oidc_provider
+    console_oidc.forget()

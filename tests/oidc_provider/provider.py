@@ -15,7 +15,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .jws import SigningKey, s256
 
@@ -79,6 +79,7 @@ class User:
     groups: tuple[str, ...]
     amr: tuple[str, ...] | None
     acr: str | None
+    disabled: bool = False
 
     def claims(self) -> dict[str, object]:
         claims: dict[str, object] = {
@@ -130,6 +131,8 @@ class Provider:
     grants: dict[str, Grant] = field(default_factory=dict)
     tokens: dict[str, tuple[str, float]] = field(default_factory=dict)
     faults: dict[str, object] = field(default_factory=dict)
+    # The browsers signed in here: their session cookie's value → the user name.
+    browser_sessions: dict[str, str] = field(default_factory=dict)
     log: list[dict[str, object]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -184,6 +187,16 @@ class Provider:
             self.users[username] = user
         return user
 
+    def disable(self, data: Mapping[str, object]) -> User:
+        """Disable a user: no more sign-in, and their browser sessions no longer answer prompt=none."""
+        username = data.get("username")
+        with self.lock:
+            user = self.users.get(username) if isinstance(username, str) else None
+            if user is None:
+                raise OidcError("invalid_request", f"no user {username!r}")
+            self.users[user.username] = replace(user, disabled=True)
+        return user
+
     def set_faults(self, data: Mapping[str, object]) -> None:
         for name, value in data.items():
             expected = FAULT_TYPES.get(name)
@@ -200,6 +213,7 @@ class Provider:
             self.grants.clear()
             self.tokens.clear()
             self.faults.clear()
+            self.browser_sessions.clear()
             self.log.clear()
 
     def record(self, method: str, path: str, params: Mapping[str, str]) -> None:
@@ -236,10 +250,13 @@ class Provider:
         return AuthRequest(client_id, redirect_uri, scope, state, params.get("nonce"), challenge)
 
     def approve(self, request: AuthRequest, username: str) -> str:
-        """Issue a code for a known user; the redirect's URL. Raises KeyError for unknown users."""
+        """Issue a code for a known, enabled user; the redirect's URL. Raises KeyError for
+        unknown users, PermissionError for disabled ones."""
         with self.lock:
             if username not in self.users:
                 raise KeyError(username)
+            if self.users[username].disabled:
+                raise PermissionError(username)
             code = secrets.token_urlsafe(24)
             self.grants[code] = Grant(request, username, int(time.time()), time.monotonic() + CODE_LIFETIME)
             state = self.faults.pop("state", request.state)
@@ -247,6 +264,26 @@ class Provider:
         if state is not None:
             params["state"] = str(state)
         return add_query(request.redirect_uri, params)
+
+    def start_session(self, username: str) -> str:
+        """A browser session for a user who just signed in on the page: the cookie's value."""
+        token = secrets.token_urlsafe(24)
+        with self.lock:
+            self.browser_sessions[token] = username
+        return token
+
+    def silent(self, request: AuthRequest, session: str | None) -> str:
+        """prompt=none (OIDC Core 3.1.2.1): a code at once for the enabled user of this browser
+        session, else error=login_required; the redirect's URL."""
+        with self.lock:
+            username = self.browser_sessions.get(session or "", "")
+        try:
+            return self.approve(request, username)
+        except (KeyError, PermissionError):
+            params = {"error": "login_required", "error_description": "The user is not signed in here."}
+            if request.state is not None:
+                params["state"] = request.state
+            return add_query(request.redirect_uri, params)
 
     def deny(self, request: AuthRequest) -> str:
         params = {"error": "access_denied", "error_description": "The user cancelled the sign-in."}

@@ -6,11 +6,12 @@
 prints ``OIDC provider ready on <issuer>`` on stdout once it listens, and serves until SIGTERM or
 SIGINT. The issuer is ``http://<host>:<port>`` unless --issuer says otherwise.
 
-Endpoints: /.well-known/openid-configuration, /authorize (GET: the "Sign in to Test IdP" page;
-POST: its form), /token, /userinfo, /jwks, /logout (end session), and for tests only:
-POST /_test/users, POST /_test/faults, POST /_test/reset, GET /_test/log, GET /_test/callback
-(a redirect target that shows what it received). Their behaviour is in provider.py; the
-interface for test writers is in /tmp/oidcprovider-ready.md and fixtures.py.
+Endpoints: /.well-known/openid-configuration, /authorize (GET: the "Sign in to Test IdP" page,
+or with prompt=none the answer for the browser's session here; POST: its form, which starts that
+session with a cookie), /token, /userinfo, /jwks, /logout (end session), and for tests only:
+POST /_test/users, POST /_test/disable, POST /_test/faults, POST /_test/reset, GET /_test/log,
+GET /_test/callback (a redirect target that shows what it received). Their behaviour is in
+provider.py; the interface for test writers is fixtures.py.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import signal
 import sys
 import urllib.parse
 from http import HTTPStatus
+from http.cookies import CookieError, SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -29,6 +31,7 @@ from .provider import AuthorizeError, AuthRequest, OidcError, Provider, add_quer
 
 CLIENT_ID = "iamconsole"
 CLIENT_SECRET = "test-client-secret"
+SESSION_COOKIE = "test_idp_session"  # the browser's session here, for prompt=none
 _AUTH_PARAMS = ("client_id", "redirect_uri", "response_type", "scope", "state", "nonce")
 _PKCE_PARAMS = ("code_challenge", "code_challenge_method")
 
@@ -98,10 +101,13 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 self._redirect(error.location())
             return
+        if form is None and params.get("prompt") == "none":
+            self._redirect(self.provider.silent(request, self._cookie(SESSION_COOKIE)))
+            return
         if form is None:
             try:
                 self._redirect(self.provider.approve(request, params.get("login_hint", "")))
-            except KeyError:  # no hint, or not a user's: the page
+            except (KeyError, PermissionError):  # no hint, or not an enabled user's: the page
                 self._login_page(request, params)
             return
         if form.get("action") == "cancel":
@@ -109,9 +115,15 @@ class Handler(BaseHTTPRequestHandler):
             return
         username = form.get("username", "").strip()
         try:
-            self._redirect(self.provider.approve(request, username))
+            location = self.provider.approve(request, username)
         except KeyError:
             self._login_page(request, params, error=f"No user “{username}” at this identity provider.")
+            return
+        except PermissionError:
+            self._login_page(request, params, error=f"The account “{username}” is disabled.")
+            return
+        cookie = f"{SESSION_COOKIE}={self.provider.start_session(username)}; Path=/; HttpOnly; SameSite=Lax"
+        self._redirect(location, {"Set-Cookie": cookie})
 
     def _token(self, form: dict[str, str]) -> None:
         try:
@@ -147,6 +159,9 @@ class Handler(BaseHTTPRequestHandler):
             if path == "/_test/users":
                 user = self.provider.add_user(data)
                 self._json({"username": user.username, "sub": user.sub})
+            elif path == "/_test/disable":
+                user = self.provider.disable(data)
+                self._json({"username": user.username, "disabled": True})
             elif path == "/_test/faults":
                 self.provider.set_faults(data)
                 with self.provider.lock:
@@ -211,8 +226,18 @@ class Handler(BaseHTTPRequestHandler):
         extra = {"Cache-Control": "no-store", **(headers or {})}
         self._send(status, "application/json", json.dumps(data).encode("utf-8"), extra)
 
-    def _redirect(self, location: str) -> None:
-        self._send(HTTPStatus.FOUND, "text/plain", b"", {"Location": location, "Cache-Control": "no-store"})
+    def _redirect(self, location: str, headers: dict[str, str] | None = None) -> None:
+        extra = {"Location": location, "Cache-Control": "no-store", **(headers or {})}
+        self._send(HTTPStatus.FOUND, "text/plain", b"", extra)
+
+    def _cookie(self, name: str) -> str | None:
+        cookies = SimpleCookie()
+        try:
+            cookies.load(self.headers.get("Cookie", ""))
+        except CookieError:
+            return None
+        morsel = cookies.get(name)
+        return morsel.value if morsel is not None else None
 
     def _send(self, status: int, content_type: str, body: bytes, headers: dict[str, str]) -> None:
         self.send_response(status)
