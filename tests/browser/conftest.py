@@ -6,10 +6,14 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from importlib import import_module
 from pathlib import Path
+from typing import cast
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import Group
+from django.contrib.sessions.backends.base import SessionBase
 from playwright.sync_api import Browser, Page, sync_playwright
 from pytest_django.live_server_helper import LiveServer
 
@@ -137,3 +141,9 @@ def sign_in(page: Page, base_url: str, username: str = "alice", password: str = 
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+
+
+def browser_session(page: Page) -> SessionBase:
+    """The signed-in browser's server-side session (jobs and re-checks are bound to it)."""
+    key = next(c["value"] for c in page.context.cookies() if c["name"] == settings.SESSION_COOKIE_NAME)
+    return cast(SessionBase, import_module(settings.SESSION_ENGINE).SessionStore(session_key=key))

@@ -7,13 +7,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from importlib import import_module
-from typing import Any, cast
+from typing import Any
 from unittest import mock
 
 import pytest
-from django.conf import settings
-from django.contrib.sessions.backends.base import SessionBase
 from playwright.sync_api import Dialog, Page, Route, expect
 from playwright.sync_api import Error as PlaywrightError
 
@@ -24,7 +21,7 @@ from users.iam.gateway import IamGateway
 from users.models import Job
 from users.provisioning import UserPlan
 
-from .conftest import sign_in
+from .conftest import browser_session, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -50,14 +47,9 @@ SNAPSHOT = """() => {
 }"""
 
 
-def _browser_session(page: Page) -> SessionBase:
-    key = next(c["value"] for c in page.context.cookies() if c["name"] == settings.SESSION_COOKIE_NAME)
-    return cast(SessionBase, import_module(settings.SESSION_ENGINE).SessionStore(session_key=key))
-
-
 def _start_held(page: Page, operator, *plans: UserPlan) -> tuple[Job, list[int]]:
     """A job of the browser's session whose messages are not sent yet."""
-    session = _browser_session(page)
+    session = browser_session(page)
     with mock.patch.object(tasks, "enqueue") as enqueue:
         job = jobs.start_job(operator=operator, source=Job.Source.WIZARD, plans=list(plans), session=session)
     session.save()

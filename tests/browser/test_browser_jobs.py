@@ -3,34 +3,24 @@
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import cast
 from unittest import mock
 
 import pytest
-from django.conf import settings
-from django.contrib.sessions.backends.base import SessionBase
 from playwright.sync_api import Page, expect
 
 from users import credentials, jobs, tasks
 from users.models import Job
 from users.provisioning import UserPlan
 
-from .conftest import sign_in
+from .conftest import browser_session, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 CANARY = "Canary-Passw0rd!b9"
 
 
-def _browser_session(page: Page) -> SessionBase:
-    """The signed-in browser's server-side session (the wizard binds jobs to the request's)."""
-    key = next(c["value"] for c in page.context.cookies() if c["name"] == settings.SESSION_COOKIE_NAME)
-    return cast(SessionBase, import_module(settings.SESSION_ENGINE).SessionStore(session_key=key))
-
-
 def _start(page: Page, operator, *plans: UserPlan, custom_password: str | None = None) -> Job:
-    session = _browser_session(page)
+    session = browser_session(page)
     job = jobs.start_job(
         operator=operator,
         source=Job.Source.WIZARD,

@@ -4,11 +4,17 @@ tampered with, each ending on a clear page of the console, never a 500."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
+from django.conf import settings
 from playwright.sync_api import Page, Response, expect
 
 from tests.oidc_provider.fixtures import OPERATOR_GROUP, VIEWER_GROUP
 from users.models import AuditEvent, OperatorIdentity
+from users.oidc.recheck import CONFIRMED_AT
+
+from .conftest import browser_session
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -109,16 +115,22 @@ def test_the_local_form_can_be_turned_off(page: Page, console: str, idp, setting
     expect(page.get_by_label("Password")).to_have_count(0)
 
 
+def _make_due(page: Page) -> None:
+    """The IdP last confirmed the browser's session OIDC_RECHECK_SECONDS ago: its re-check is due."""
+    session = browser_session(page)
+    session[CONFIRMED_AT] = int(time.time()) - settings.OIDC_RECHECK_SECONDS
+    session.save()
+
+
 def test_a_due_session_is_confirmed_at_the_idp_silently_until_the_user_is_disabled(
-    page: Page, console: str, idp, settings
+    page: Page, console: str, idp
 ) -> None:
     idp.add_user("carol", groups=[OPERATOR_GROUP])
     _sign_in_at_idp(page, console, "carol")
     expect(page.get_by_role("heading", name="IAM users (0)")).to_be_visible()
-    settings.OIDC_RECHECK_SECONDS = 1
     silent: list[str] = []
     page.on("request", lambda r: silent.append(r.url) if "prompt=none" in r.url and "/authorize" in r.url else None)
-    page.wait_for_timeout(2100)  # the IdP's confirmation (whole seconds) is now due
+    _make_due(page)
 
     page.goto(f"{console}/audit/")
 
@@ -127,7 +139,7 @@ def test_a_due_session_is_confirmed_at_the_idp_silently_until_the_user_is_disabl
     assert len(silent) == 1 and silent[0].startswith(idp.issuer)
 
     idp.disable("carol")
-    page.wait_for_timeout(2100)
+    _make_due(page)
     page.goto(f"{console}/audit/")
 
     expect(page.get_by_role("heading", name="Sign in to IAM Console")).to_be_visible()

@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from importlib import import_module
-from typing import Any, cast
+from typing import Any
 from unittest import mock
 from urllib.parse import quote
 
 import pytest
-from django.conf import settings
-from django.contrib.sessions.backends.base import SessionBase
 from playwright.sync_api import Page, expect
 
 from tests.faults import inject
@@ -28,7 +25,7 @@ from users import jobs, tasks
 from users.models import Job, JobItem
 from users.provisioning import UserPlan
 
-from .conftest import sign_in
+from .conftest import browser_session, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -166,11 +163,6 @@ def test_iam_error_text_stays_text(
     screenshot("error-page")
 
 
-def _browser_session(page: Page) -> SessionBase:
-    key = next(c["value"] for c in page.context.cookies() if c["name"] == settings.SESSION_COOKIE_NAME)
-    return cast(SessionBase, import_module(settings.SESSION_ENGINE).SessionStore(session_key=key))
-
-
 def test_a_jobs_planned_paths_and_step_errors_stay_text(
     page: Page, console: str, live_operator, planted, dialogs, screenshot
 ) -> None:
@@ -181,7 +173,7 @@ def test_a_jobs_planned_paths_and_step_errors_stay_text(
         policy_arns=(planted["policy_arn"],),
         tags=(("note", TAG_VALUE),),
     )
-    session = _browser_session(page)
+    session = browser_session(page)
     with mock.patch.object(tasks, "enqueue"):  # no worker: the job's item is written below
         job = jobs.start_job(operator=live_operator, source=Job.Source.WIZARD, plans=[plan], session=session)
     session.save()
