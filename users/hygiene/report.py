@@ -34,6 +34,16 @@ KEY_FINDING = "Stale access key"
 MFA_FINDING = "Console access without MFA"
 
 
+def _created_text(created: datetime) -> str:
+    return created.astimezone(UTC).strftime(CREATED_FORMAT)
+
+
+def key_reference(user_name: str, slot: int, created: datetime) -> str:
+    """How a checkbox's value names a reported key: "<user name>:<slot>:<created>"
+    (forms/hygiene.py `selected_keys` reads it back)."""
+    return f"{user_name}:{slot}:{_created_text(created)}"
+
+
 @dataclass(frozen=True, slots=True)
 class StaleKey:
     """An active access key older than the threshold or unused for it, as the report shows it
@@ -60,13 +70,13 @@ class StaleKey:
     @property
     def created_text(self) -> str:
         """The creation time as CREATED_FORMAT ("" if the report gives none)."""
-        return self.created.astimezone(UTC).strftime(CREATED_FORMAT) if self.created else ""
+        return _created_text(self.created) if self.created else ""
 
     @property
     def reference(self) -> str:
-        """The key for a Deactivate checkbox: "<user name>:<slot>:<created>" ("" if the report
-        gives no creation time, which alone can find the key in IAM)."""
-        return f"{self.user_name}:{self.slot}:{self.created_text}" if self.created else ""
+        """The key for a Deactivate checkbox ("" if the report gives no creation time, which
+        alone can find the key in IAM): `key_reference`."""
+        return key_reference(self.user_name, self.slot, self.created) if self.created else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +92,7 @@ class ReportedKey:
 
     @property
     def reference(self) -> str:
-        """As `StaleKey.reference`: "<user name>:<slot>:<created>"."""
-        return f"{self.user_name}:{self.slot}:{self.created.astimezone(UTC).strftime(CREATED_FORMAT)}"
+        return key_reference(self.user_name, self.slot, self.created)
 
     @property
     def deactivatable(self) -> bool:
